@@ -6,6 +6,7 @@ the seller's own words (code-point offsets into the original field value, end ex
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -16,7 +17,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -83,7 +86,28 @@ ShortText = Annotated[str, StringConstraints(max_length=128)]
 CountryCode = Annotated[str, AfterValidator(_check_country)]
 CurrencyCode = Annotated[str, AfterValidator(_check_currency)]
 HttpsUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_check_https)]
-AttributeValue = Annotated[str, StringConstraints(max_length=1000)] | bool | int | float
+
+
+def _check_attribute_value(value: object) -> str | bool | int | float:
+    # One plain check instead of a union, so an error names the attribute, not each union member.
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        raise ValueError("must be a finite number")
+    if isinstance(value, str):
+        if len(value) > 1000:
+            raise ValueError("a text attribute holds at most 1000 characters")
+        return value
+    raise ValueError("an attribute value must be a string, a number or a boolean (attributes are flat)")
+
+
+AttributeValue = Annotated[
+    str | bool | int | float,
+    PlainValidator(_check_attribute_value),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 1000}, {"type": "number"}, {"type": "boolean"}]}),
+]
 
 
 class _Strict(BaseModel):

@@ -1,0 +1,21 @@
+"""ScreenFunction: the screening webhook on Lambda. Parsing, screening and errors live in the layer."""
+
+from typing import Any
+
+from aws_lambda_powertools import Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from mangum import Mangum
+
+from prescreen.api.screen import app
+from prescreen.webhook import logger, metrics
+
+tracer = Tracer(service="prescreen")
+asgi_handler = Mangum(app, lifespan="off")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response: dict[str, Any] = asgi_handler(event, context)
+    return response

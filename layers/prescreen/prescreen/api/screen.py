@@ -1,0 +1,60 @@
+"""The screening webhook's HTTP surface (FastAPI). Mangum wraps the same app on Lambda."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+
+from prescreen.api.errors import install_error_handlers, problem_responses
+from prescreen.errors import FieldProblem, PayloadTooLarge
+from prescreen.models import DecisionResponse, Listing
+from prescreen.settings import get_settings
+from prescreen.webhook import ScreenService
+
+
+def create_app(service: Callable[[], ScreenService]) -> FastAPI:
+    app = FastAPI(
+        title="prescreen screening webhook",
+        version="1",
+        description="Screens a marketplace listing before publication and answers allow, review or block.",
+    )
+    install_error_handlers(app)
+
+    @app.post(
+        "/v1/marketplaces/{marketplace}/screen",
+        response_model=DecisionResponse,
+        responses=problem_responses(400, 401, 409, 413, 415, 422, 503),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": Listing.model_json_schema(mode="validation")}},
+            }
+        },
+    )
+    async def screen(marketplace: str, request: Request) -> DecisionResponse:
+        limit = service().max_body_bytes
+        declared = request.headers.get("content-length", "")
+        # Refuse early when the client announces an oversize body, before reading it into memory.
+        if declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}",
+                                  [FieldProblem("", f"at most {limit} bytes")])
+        body = await request.body()
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        # The service blocks on DynamoDB: keep the event loop free for other requests.
+        return await run_in_threadpool(service().handle, marketplace, headers, body)
+
+    return app
+
+
+@cache
+def default_service() -> ScreenService:
+    """The service wired from the environment, built on the first request (never at import)."""
+    from prescreen.wiring import build_screen_service
+
+    return build_screen_service(get_settings())
+
+
+app = create_app(default_service)

@@ -1,0 +1,105 @@
+"""Per-marketplace configuration: signing secrets now; policy overlay, callback URL, territories later.
+
+Locally a JSON file `{"<marketplace>": {"secrets": ["whsec_..."]}}`; in AWS one SSM SecureString JSON
+per marketplace under a path, read through Powertools Parameters and cached.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from prescreen.signatures import decode_secret
+
+MARKETPLACE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class MarketplaceConfigError(ValueError):
+    """A marketplace configuration source is unreadable or invalid."""
+
+
+class MarketplaceConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    secrets: list[str] = Field(min_length=1, description="active whsec_ secrets; several during rotation")
+    policy: str = Field("base", pattern=r"^[a-z0-9_]+$", description="policy overlay name")
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets_decode(cls, secrets: list[str]) -> list[str]:
+        for secret in secrets:
+            decode_secret(secret)
+        return secrets
+
+
+class MarketplaceDirectory(Protocol):
+    def get(self, marketplace: str) -> MarketplaceConfig | None:
+        """The configuration of a marketplace, or None when there is no such marketplace."""
+
+
+def _parse_all(document: object, source: str) -> dict[str, MarketplaceConfig]:
+    if not isinstance(document, dict):
+        raise MarketplaceConfigError(f"{source}: expected an object of marketplace name -> configuration")
+    configs: dict[str, MarketplaceConfig] = {}
+    for name, raw in document.items():
+        if not MARKETPLACE_NAME.match(name):
+            raise MarketplaceConfigError(f"{source}: '{name}' is not a valid marketplace name")
+        try:
+            configs[name] = MarketplaceConfig.model_validate(raw)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise MarketplaceConfigError(f"{source}: {name}.{where}: {first['msg']}") from error
+    return configs
+
+
+class FileMarketplaceDirectory:
+    """Marketplaces from a local JSON file, read once."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise MarketplaceConfigError(f"{path}: {error}") from error
+        self._configs = _parse_all(document, str(path))
+
+    def get(self, marketplace: str) -> MarketplaceConfig | None:
+        return self._configs.get(marketplace)
+
+    def names(self) -> list[str]:
+        return sorted(self._configs)
+
+
+class ParameterStoreMarketplaceDirectory:
+    """One SecureString JSON per marketplace at `{prefix}/{marketplace}`, cached for `max_age` seconds."""
+
+    def __init__(self, prefix: str, max_age: int) -> None:
+        self._prefix = prefix.rstrip("/")
+        self._max_age = max_age
+
+    def get(self, marketplace: str) -> MarketplaceConfig | None:
+        # Imported here: only deployed stages pay for the Parameters utility's import.
+        from aws_lambda_powertools.utilities import parameters
+
+        if not MARKETPLACE_NAME.match(marketplace):
+            return None
+        try:
+            raw = parameters.get_parameter(
+                f"{self._prefix}/{marketplace}", decrypt=True, transform="json", max_age=self._max_age
+            )
+        except parameters.exceptions.GetParameterError as error:
+            if "ParameterNotFound" in repr(error.__cause__) or "ParameterNotFound" in str(error):
+                return None
+            raise
+        configs = _parse_all({marketplace: raw}, f"{self._prefix}/{marketplace}")
+        return configs[marketplace]
+
+
+def dev_marketplaces_path() -> Path:
+    """The embedded development configuration (`demo`, with a dev-only secret)."""
+    return Path(str(resources.files("prescreen.local").joinpath("marketplaces.json")))

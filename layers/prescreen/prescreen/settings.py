@@ -1,0 +1,77 @@
+"""One settings model, read from the environment once per process (`get_settings()`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ENV_PREFIX = "PRESCREEN_"
+REFERENCE_TOLERANCE_SECONDS = 300  # Standard Webhooks' reference libraries use 5 minutes
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a valid configuration."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stage: str = Field("local", pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    aws_region: str = "eu-west-1"
+    table_name: str = "prescreen-decisions"
+    dynamodb_endpoint: str | None = Field(None, description="e.g. http://127.0.0.1:8001 for a local server")
+    marketplaces_file: Path | None = Field(None, description="local JSON marketplace configuration")
+    marketplaces_parameter_prefix: str | None = Field(
+        None, description="SSM path holding one SecureString JSON per marketplace (AWS)"
+    )
+    marketplaces_cache_seconds: int = Field(300, ge=0)
+    signature_tolerance_seconds: int = Field(REFERENCE_TOLERANCE_SECONDS, ge=1)
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    decision_retention_days: int = Field(400, ge=1)
+    store_max_attempts: int = Field(3, ge=1, le=10)
+    store_connect_timeout_seconds: float = Field(1.0, gt=0)
+    store_read_timeout_seconds: float = Field(2.0, gt=0)
+    retry_after_seconds: int = Field(5, ge=1)
+    default_policy: str = "base"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _replay_window_only_locally(self) -> Self:
+        # A widened tolerance lets old signed events be replayed: a convenience for `prescreen invoke`
+        # and the tests, and a security hole anywhere else.
+        if self.stage != "local" and self.signature_tolerance_seconds > REFERENCE_TOLERANCE_SECONDS:
+            raise ValueError(
+                f"signature_tolerance_seconds above {REFERENCE_TOLERANCE_SECONDS} is only allowed when stage is 'local'"
+            )
+        if self.marketplaces_file is None and self.marketplaces_parameter_prefix is None and self.stage != "local":
+            raise ValueError("a deployed stage needs marketplaces_parameter_prefix (or marketplaces_file)")
+        return self
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = environ.get(ENV_PREFIX + name.upper())
+            if raw is not None and raw != "":
+                values[name] = raw
+        if "aws_region" not in values and environ.get("AWS_REGION"):
+            values["aws_region"] = environ["AWS_REGION"]
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{ENV_PREFIX}{'.'.join(str(p) for p in e['loc']).upper() or 'SETTINGS'}: {e['msg']}"
+                for e in error.errors()
+            )
+            raise SettingsError(problems) from error
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings, read on first use (never at import time)."""
+    return Settings.from_env(os.environ)

@@ -1,0 +1,207 @@
+"""The screening webhook as a use case: verify, de-duplicate, validate, screen, store, answer."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
+
+from prescreen.errors import (
+    ContractViolation,
+    FieldProblem,
+    IdempotencyConflict,
+    MalformedJson,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from prescreen.marketplaces import MarketplaceConfigError, MarketplaceDirectory
+from prescreen.models import DecisionResponse, Listing
+from prescreen.pipeline import Screener
+from prescreen.records import DecisionRecord, new_decision_id
+from prescreen.settings import Settings
+from prescreen.signatures import SignatureError, read_headers, verify
+from prescreen.store import DecisionStore, DuplicateRequest, StoreUnavailable
+
+logger = Logger(service="prescreen")
+metrics = Metrics(namespace="Prescreen", service="prescreen")
+
+_UNVERIFIED = "the request signature could not be verified for this marketplace"
+
+
+def mask(identifier: str | None) -> str | None:
+    """Seller ids are personal data in logs: keep only a short, stable hash."""
+    if identifier is None:
+        return None
+    return "h:" + hashlib.sha256(identifier.encode()).hexdigest()[:12]
+
+
+def validation_problems(error: ValidationError) -> list[FieldProblem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in item["loc"])
+        detail = item["msg"] if item["loc"] else f"{item['msg']} (the body must be a listing object)"
+        problems.append(FieldProblem(pointer=pointer, detail=detail))
+    return problems
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+class ScreenService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: DecisionStore,
+        marketplaces: MarketplaceDirectory,
+        screener: Screener,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._marketplaces = marketplaces
+        self._screener = screener
+        self._clock = clock
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self._settings.max_body_bytes
+
+    def handle(self, marketplace: str, headers: Mapping[str, str], body: bytes) -> DecisionResponse:
+        """`headers` must have lower-case names. Raises a WebhookError subclass for every refusal."""
+        started = time.perf_counter()
+        if len(body) > self._settings.max_body_bytes:
+            raise PayloadTooLarge(
+                f"the body is {len(body)} bytes; the limit is {self._settings.max_body_bytes}",
+                [FieldProblem("", f"at most {self._settings.max_body_bytes} bytes")],
+            )
+        policy_name = self._authenticate(marketplace, headers, body)
+        webhook_id = headers["webhook-id"].strip()
+        logger.set_correlation_id(webhook_id)
+        body_sha256 = hashlib.sha256(body).hexdigest()
+
+        earlier = self._replayed(marketplace, webhook_id, body_sha256)
+        if earlier is not None:
+            return earlier
+        listing = self._parse(headers.get("content-type", ""), body)
+        screening = self._screener.screen(listing, policy_name)
+        draft = screening.draft
+        decided_at = datetime.fromtimestamp(self._clock(), UTC)
+        record = DecisionRecord(
+            decision_id=new_decision_id(self._clock()),
+            marketplace=marketplace,
+            listing_id=listing.id,
+            webhook_id=webhook_id,
+            body_sha256=body_sha256,
+            decision=draft.decision,
+            categories=draft.categories,
+            reasons=draft.reasons,
+            shadow_reasons=draft.shadow_reasons,
+            policy_version=screening.policy_version,
+            decided_at=decided_at,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            listing=listing.model_dump(mode="json", exclude_none=True),
+            seller_id=listing.seller.id if listing.seller else None,
+            review_status="pending" if draft.decision == "review" else None,
+            classifier=screening.classifier,
+            expires_at=int((decided_at + timedelta(days=self._settings.decision_retention_days)).timestamp()),
+        )
+        try:
+            self._store.save_decision(record)
+        except DuplicateRequest:
+            # A concurrent retry stored first: answer what it stored, so both callers agree.
+            concurrent = self._replayed(marketplace, webhook_id, body_sha256)
+            if concurrent is None:
+                raise self._unavailable("the concurrent request's decision could not be read") from None
+            return concurrent
+        except StoreUnavailable as error:
+            logger.error("decision not stored", extra={"error": str(error), "listing_id": listing.id})
+            raise self._unavailable("the decision log is unavailable") from error
+        self._observe(record)
+        return record.response()
+
+    def _authenticate(self, marketplace: str, headers: Mapping[str, str], body: bytes) -> str:
+        try:
+            message = read_headers(headers, self._clock(), self._settings.signature_tolerance_seconds)
+        except SignatureError as error:
+            raise Unauthorized(error.detail, [FieldProblem(f"/headers/{error.header}", error.detail)]) from error
+        try:
+            config = self._marketplaces.get(marketplace)
+        except MarketplaceConfigError as error:
+            logger.error("marketplace configuration unreadable", extra={"error": str(error)})
+            raise self._unavailable("the marketplace configuration is unavailable") from error
+        # An unknown marketplace gets the same answer as a bad signature, so names don't leak.
+        if config is None:
+            raise Unauthorized(_UNVERIFIED, [FieldProblem("/headers/webhook-signature", _UNVERIFIED)])
+        try:
+            verify(message, body, config.secrets)
+        except SignatureError as error:
+            raise Unauthorized(_UNVERIFIED, [FieldProblem("/headers/webhook-signature", _UNVERIFIED)]) from error
+        return config.policy
+
+    def _replayed(self, marketplace: str, webhook_id: str, body_sha256: str) -> DecisionResponse | None:
+        try:
+            request = self._store.find_request(marketplace, webhook_id)
+            if request is None:
+                return None
+            if request.body_sha256 != body_sha256:
+                raise IdempotencyConflict(
+                    "this webhook-id was already used with a different body; send a new webhook-id",
+                    [FieldProblem("/headers/webhook-id", "already used with a different body")],
+                )
+            stored = self._store.get_decision(request.decision_id)
+        except StoreUnavailable as error:
+            raise self._unavailable("the decision log is unavailable") from error
+        if stored is None:
+            raise self._unavailable("the decision for this webhook-id could not be read")
+        logger.info("retry answered from the decision log", extra={"decision_id": stored.decision_id})
+        return stored.response()
+
+    def _parse(self, content_type: str, body: bytes) -> Listing:
+        if not _is_json(content_type):
+            raise UnsupportedMediaType(
+                f"content-type is '{content_type or '(none)'}'; send application/json",
+                [FieldProblem("/headers/content-type", "must be application/json")],
+            )
+        if not body.strip():
+            raise MalformedJson("the body is empty", [FieldProblem("", "expected a JSON object")])
+        try:
+            return Listing.model_validate_json(body)
+        except ValidationError as error:
+            problems = validation_problems(error)
+            if any(item["type"] == "json_invalid" for item in error.errors()):
+                detail = error.errors()[0]["msg"]
+                raise MalformedJson(detail, [FieldProblem("", detail)]) from error
+            raise ContractViolation(f"{len(problems)} field(s) break the contract", problems) from error
+
+    def _unavailable(self, detail: str) -> ServiceUnavailable:
+        return ServiceUnavailable(detail, self._settings.retry_after_seconds)
+
+    def _observe(self, record: DecisionRecord) -> None:
+        logger.info(
+            "decision",
+            extra={
+                "decision_id": record.decision_id,
+                "marketplace": record.marketplace,
+                "listing_id": record.listing_id,
+                "seller": mask(record.seller_id),
+                "decision": record.decision,
+                "categories": record.categories,
+                "rules": [reason.id for reason in record.reasons],
+                "shadow": [{"rule": reason.id, "mode": "shadow", "action": reason.action}
+                           for reason in record.shadow_reasons],
+                "policy_version": record.policy_version,
+                "latency_ms": record.latency_ms,
+            },
+        )
+        metrics.add_metric(name=f"Decision_{record.decision}", unit=MetricUnit.Count, value=1)
+        for category in record.categories:
+            metrics.add_metric(name=category.removeprefix("STATEMENT_CATEGORY_"), unit=MetricUnit.Count, value=1)
