@@ -5,7 +5,6 @@ from typing import Any
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
-
 from prescreen.api.screen import app
 from prescreen.webhook import logger, metrics
 
@@ -17,5 +16,5 @@ asgi_handler = Mangum(app, lifespan="off")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response: dict[str, Any] = asgi_handler(event, context)
+    response: dict[str, Any] = asgi_handler(event, context)  # type: ignore[arg-type]  # same object, two stubs
     return response

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
-from prescreen.models import Evidence, Reason
+from prescreen.models import DecisionOutcome, Evidence, Reason
 from prescreen.records import DecisionRecord, new_decision_id
 from prescreen.settings import Settings
 from prescreen.store import DecisionStore, DuplicateRequest
@@ -18,7 +17,7 @@ from prescreen.store.memory import InMemoryDecisionStore
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
-def record(webhook_id: str, decision: str = "allow", listing_id: str = "l-1", seller: str | None = "s-1",
+def record(webhook_id: str, decision: DecisionOutcome = "allow", listing_id: str = "l-1", seller: str | None = "s-1",
            at: datetime = T0, marketplace: str = "demo") -> DecisionRecord:
     reasons = [] if decision == "allow" else [Reason(
         source="rule", id="minors.childlike_sex_doll", category="STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
@@ -26,7 +25,7 @@ def record(webhook_id: str, decision: str = "allow", listing_id: str = "l-1", se
         evidence=[Evidence(field="/title", text="poupée", start=0, end=6)])]
     return DecisionRecord(
         decision_id=new_decision_id(at.timestamp()), marketplace=marketplace, listing_id=listing_id,
-        webhook_id=webhook_id, body_sha256="ab" * 32, decision=decision,  # type: ignore[arg-type]
+        webhook_id=webhook_id, body_sha256="ab" * 32, decision=decision,
         categories=[r.category for r in reasons], reasons=reasons, policy_version="test+000000000000",
         decided_at=at, latency_ms=1.5, listing={"id": listing_id, "title": "poupée"}, seller_id=seller,
         review_status="pending" if decision == "review" else None,

@@ -4,9 +4,8 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
-
 from prescreen.models import Listing
+from pydantic import ValidationError
 
 
 def minimal(**extra: Any) -> bytes:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from prescreen.signatures import SignatureError, SignedMessage, decode_secret, read_headers, sign, verify
 
 # The reference vector published with the Standard Webhooks specification.
@@ -76,5 +75,5 @@ def test_signature_without_v1_prefix_is_refused() -> None:
 
 @pytest.mark.parametrize("secret", ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_not base64!", "whsec_c2hvcnQ="])
 def test_malformed_secrets_are_refused(secret: str) -> None:
-    with pytest.raises(ValueError, match="secret|base64"):
+    with pytest.raises(ValueError, match=r"secret|base64"):
         decode_secret(secret)

@@ -11,7 +11,7 @@ import boto3
 from prescreen.local.template import load_template, table_definition, ttl_attribute
 
 DECISIONS_TABLE_ID = "DecisionsTable"
-LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+LOCAL_ACCESS_KEY = "local"  # moto accepts any credentials; these keep boto3 from looking for real ones
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -40,7 +40,10 @@ class LocalDynamoDB:
 
 
 def dynamodb_client(endpoint: str, region: str = "eu-west-1") -> Any:
-    return boto3.session.Session().client("dynamodb", endpoint_url=endpoint, region_name=region, **LOCAL_CREDENTIALS)
+    return boto3.session.Session().client(
+        "dynamodb", endpoint_url=endpoint, region_name=region,
+        aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_ACCESS_KEY,
+    )
 
 
 def create_decisions_table(client: Any, template_path: Path, table_name: str) -> None:

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from prescreen.local.dynamodb import LOCAL_CREDENTIALS, LocalDynamoDB, create_decisions_table, dynamodb_client
+from prescreen.local.dynamodb import LOCAL_ACCESS_KEY, LocalDynamoDB, create_decisions_table, dynamodb_client
 from prescreen.local.template import load_template
 
 LAMBDA_PYTHON_VERSION = "3.13"
@@ -52,7 +52,9 @@ def lambda_python() -> str:
     explicit = os.environ.get("PRESCREEN_LAMBDA_PYTHON")
     found = explicit or shutil.which(f"python{LAMBDA_PYTHON_VERSION}")
     if not found:
-        raise InvokeError(f"python{LAMBDA_PYTHON_VERSION} not found; set PYENV_VERSION=3.13.0 or PRESCREEN_LAMBDA_PYTHON")
+        raise InvokeError(
+            f"python{LAMBDA_PYTHON_VERSION} not found; set PYENV_VERSION=3.13.0 or PRESCREEN_LAMBDA_PYTHON"
+        )
     return found
 
 
@@ -109,8 +111,8 @@ def invoke(build_dir: Path, logical_id: str, event_path: Path, dynamodb_endpoint
             "PYTHONPATH": os.pathsep.join(str(p) for p in [code_dir, *layer_dirs]),
             "AWS_DEFAULT_REGION": "eu-west-1",
             "AWS_REGION": "eu-west-1",
-            "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+            "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": LOCAL_ACCESS_KEY,
             "AWS_LAMBDA_FUNCTION_NAME": logical_id,
             "POWERTOOLS_TRACE_DISABLED": "true",
             **function_environment(template, logical_id),

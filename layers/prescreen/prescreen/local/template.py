@@ -32,7 +32,7 @@ _CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 def load_template(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
-        document = yaml.load(handle, Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+        document = yaml.load(handle, Loader=_CloudFormationLoader)
     if not isinstance(document, dict) or "Resources" not in document:
         raise ValueError(f"{path} is not a CloudFormation template")
     return document

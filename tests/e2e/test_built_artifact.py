@@ -1,0 +1,61 @@
+"""Every event in events/ replayed through the SAM build (.aws-sam/build), in a fresh process each."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prescreen.local.invoke import invoke
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = REPO / ".aws-sam" / "build"
+EVENTS = REPO / "events" / "screen"
+EXPECTED: dict[str, dict[str, object]] = json.loads((EVENTS / "expected.json").read_text())
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", autouse=True)
+def built() -> None:
+    assert (BUILD / "template.yaml").is_file(), "no SAM build: run `make build` (make test does it)"
+
+
+def test_every_event_file_has_an_expectation() -> None:
+    files = {path.name for path in EVENTS.glob("*.json")} - {"expected.json"}
+    assert files == set(EXPECTED)
+
+
+@pytest.mark.parametrize("event_name", sorted(EXPECTED))
+def test_the_built_function_answers_each_event(event_name: str, dynamodb_endpoint: str) -> None:
+    response = invoke(BUILD, "ScreenFunction", EVENTS / event_name, dynamodb_endpoint=dynamodb_endpoint)
+    expected = EXPECTED[event_name]
+    assert response["statusCode"] == expected["status"], response.get("body")
+    body = json.loads(response["body"])
+    if "decision" in expected:
+        assert body["decision"] == expected["decision"]
+    else:
+        assert response["headers"]["content-type"] == "application/problem+json"
+        assert body["errors"], body
+
+
+def test_the_built_layer_is_importable_without_this_virtualenv() -> None:
+    # The function process runs with -S: a module only in the dev venv (moto) must not be importable.
+    layer = BUILD / "PrescreenLayer" / "python"
+    assert (layer / "prescreen" / "webhook.py").is_file()
+    assert not (layer / "moto").exists(), "development dependencies leaked into the layer"
+
+
+def test_prescreen_invoke_prints_the_lambda_response() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "prescreen.cli", "invoke", "ScreenFunction", "-e",
+         str(EVENTS / "block_childlike_doll_fr.json"), "--build-dir", str(BUILD)],
+        capture_output=True, text=True, timeout=120, check=False, env={**os.environ}, cwd=REPO,
+    )
+    assert completed.returncode == 0, completed.stderr
+    response = json.loads(completed.stdout)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["decision"] == "block"
