@@ -9,7 +9,8 @@ from prescreen.api.screen import app
 from prescreen.webhook import logger, metrics
 
 tracer = Tracer(service="prescreen")
-asgi_handler = Mangum(app, lifespan="off")
+# problem+json is text: without it Mangum would base64-encode every error body.
+asgi_handler = Mangum(app, lifespan="off", text_mime_types=["application/json", "application/problem+json"])
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -114,6 +114,26 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from prescreen.evaluation import check_targets, evaluate_corpus, format_report
+    from prescreen.models import Listing
+    from prescreen.settings import get_settings
+    from prescreen.wiring import build_screener
+
+    screener = build_screener(get_settings())
+
+    def screen(listing: Listing) -> tuple[str, list[str]]:
+        draft = screener.screen(listing, args.policy).draft
+        return draft.decision, draft.categories
+
+    report = evaluate_corpus(Path(args.corpus), screen)
+    print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else format_report(report))
+    failures = check_targets(report)
+    for failure in failures:
+        print(f"target missed: {failure}", file=sys.stderr)
+    return 1 if failures and args.check else 0
+
+
 def _cmd_invoke(args: argparse.Namespace) -> int:
     from prescreen.local.invoke import InvokeError, invoke
 
@@ -151,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("-o", "--output")
     screen.add_argument("--policy", default="base", help="policy overlay name")
     screen.set_defaults(run=_cmd_screen)
+
+    evaluate = commands.add_parser("eval", help="precision/recall of the policy on a labelled JSONL corpus")
+    evaluate.add_argument("corpus", help="JSONL listings with expected: {decision, category, family}")
+    evaluate.add_argument("--policy", default="base")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    evaluate.set_defaults(run=_cmd_eval)
 
     run = commands.add_parser("invoke", help="run a built function (.aws-sam/build) on an event, without Docker")
     run.add_argument("function", help="logical id, e.g. ScreenFunction")

@@ -38,6 +38,14 @@ class Settings(BaseModel):
     store_read_timeout_seconds: float = Field(2.0, gt=0)
     retry_after_seconds: int = Field(5, ge=1)
     default_policy: str = "base"
+    # Policies ship in the layer; set one of these to fix rules without a deploy.
+    policy_s3_bucket: str | None = None
+    policy_s3_key: str | None = Field(None, description="a zip of the policies/ folder")
+    policy_s3_prefix: str | None = Field(None, description="or a prefix holding the *.yaml files")
+    policy_appconfig_application: str | None = None
+    policy_appconfig_environment: str | None = None
+    policy_appconfig_profile: str | None = None
+    policy_cache_seconds: int = Field(300, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
@@ -48,6 +56,12 @@ class Settings(BaseModel):
             raise ValueError(
                 f"signature_tolerance_seconds above {REFERENCE_TOLERANCE_SECONDS} is only allowed when stage is 'local'"
             )
+        if self.policy_s3_bucket and (self.policy_s3_key is None) == (self.policy_s3_prefix is None):
+            raise ValueError("with policy_s3_bucket, set exactly one of policy_s3_key or policy_s3_prefix")
+        appconfig = (self.policy_appconfig_application, self.policy_appconfig_environment,
+                     self.policy_appconfig_profile)
+        if any(appconfig) and not all(appconfig):
+            raise ValueError("policy_appconfig_application, _environment and _profile go together")
         if self.marketplaces_file is None and self.marketplaces_parameter_prefix is None and self.stage != "local":
             raise ValueError("a deployed stage needs marketplaces_parameter_prefix (or marketplaces_file)")
         return self

@@ -9,6 +9,14 @@ from prescreen.marketplaces import (
     dev_marketplaces_path,
 )
 from prescreen.pipeline import Screener
+from prescreen.policy.provider import (
+    AppConfigPolicySource,
+    BundledPolicyProvider,
+    PolicyProvider,
+    PolicySource,
+    RemotePolicyProvider,
+    S3PolicySource,
+)
 from prescreen.settings import Settings
 from prescreen.store.dynamodb import DynamoDBDecisionStore
 from prescreen.webhook import ScreenService
@@ -25,10 +33,23 @@ def build_marketplaces(settings: Settings) -> MarketplaceDirectory:
     return FileMarketplaceDirectory(dev_marketplaces_path())
 
 
-def build_screener(settings: Settings) -> Screener:
-    from prescreen.policy.provider import BundledPolicyProvider
+def build_policies(settings: Settings) -> PolicyProvider:
+    """Bundled policies by default; S3 or AppConfig when configured (re-fetched after the cache TTL)."""
+    source: PolicySource | None = None
+    if settings.policy_s3_bucket:
+        source = S3PolicySource(settings.policy_s3_bucket, key=settings.policy_s3_key,
+                                prefix=settings.policy_s3_prefix)
+    elif settings.policy_appconfig_application:
+        source = AppConfigPolicySource(settings.policy_appconfig_application,
+                                       str(settings.policy_appconfig_environment),
+                                       str(settings.policy_appconfig_profile))
+    if source is None:
+        return BundledPolicyProvider()
+    return RemotePolicyProvider(source, ttl_seconds=settings.policy_cache_seconds)
 
-    return Screener(BundledPolicyProvider())
+
+def build_screener(settings: Settings) -> Screener:
+    return Screener(build_policies(settings))
 
 
 def build_screen_service(settings: Settings) -> ScreenService:
