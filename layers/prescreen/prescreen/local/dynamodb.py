@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ class LocalDynamoDB:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 
     def start(self) -> LocalDynamoDB:
+        # moto's werkzeug server logs every request; the decision log's traffic is not news locally.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server.start()
         return self
 
