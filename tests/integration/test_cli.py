@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.signing import LISTINGS
-
 from prescreen.local.dynamodb import free_port
+from support.signing import LISTINGS
 
 PRESCREEN = [sys.executable, "-m", "prescreen.cli"]
 

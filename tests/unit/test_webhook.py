@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.signing import signed
-
 from prescreen.errors import (
     ContractViolation,
     IdempotencyConflict,
@@ -23,6 +21,7 @@ from prescreen.pipeline import RulePolicy, Screener
 from prescreen.settings import Settings
 from prescreen.store.memory import InMemoryDecisionStore
 from prescreen.webhook import ScreenService, mask
+from support.signing import signed
 
 NOW = 1_795_766_400
 
