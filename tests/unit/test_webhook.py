@@ -15,7 +15,7 @@ from prescreen.errors import (
     UnsupportedMediaType,
     WebhookError,
 )
-from prescreen.marketplaces import FileMarketplaceDirectory, dev_marketplaces_path
+from prescreen.marketplaces import FileMarketplaceDirectory, MarketplaceConfigError, dev_marketplaces_path
 from prescreen.models import Evidence, Listing, RuleHit
 from prescreen.pipeline import RulePolicy, Screener
 from prescreen.settings import Settings
@@ -149,3 +149,16 @@ def test_seller_ids_are_masked_for_logs() -> None:
     assert mask("seller-42") == mask("seller-42") != "seller-42"
     assert "seller-42" not in str(mask("seller-42"))
 
+
+
+class UnreadableMarketplaces:
+    def get(self, marketplace: str) -> None:
+        raise MarketplaceConfigError(f"/prescreen/marketplaces/{marketplace}: SSM unavailable")
+
+
+def test_an_unreadable_marketplace_configuration_is_a_503(store: InMemoryDecisionStore) -> None:
+    service = ScreenService(settings=Settings(stage="local"), store=store, marketplaces=UnreadableMarketplaces(),
+                            screener=Screener(WordPolicies()), clock=lambda: float(NOW))
+    body = body_of()
+    with pytest.raises(ServiceUnavailable):
+        service.handle("demo", signed(body, timestamp=NOW), body)

@@ -10,7 +10,7 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -81,23 +81,34 @@ class ParameterStoreMarketplaceDirectory:
     def __init__(self, prefix: str, max_age: int) -> None:
         self._prefix = prefix.rstrip("/")
         self._max_age = max_age
+        self._provider: Any = None
+
+    def _ssm(self) -> Any:
+        if self._provider is None:
+            # Imported here: only deployed stages pay for the Parameters utility's import.
+            from aws_lambda_powertools.utilities.parameters import SSMProvider
+            from botocore.config import Config
+
+            # Our own provider (not the module-wide default) with short timeouts: a slow SSM must not
+            # eat the webhook's latency budget.
+            config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+            self._provider = SSMProvider(boto_config=config)
+        return self._provider
 
     def get(self, marketplace: str) -> MarketplaceConfig | None:
-        # Imported here: only deployed stages pay for the Parameters utility's import.
-        from aws_lambda_powertools.utilities import parameters
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
         if not MARKETPLACE_NAME.match(marketplace):
             return None
+        name = f"{self._prefix}/{marketplace}"
         try:
-            raw = parameters.get_parameter(
-                f"{self._prefix}/{marketplace}", decrypt=True, transform="json", max_age=self._max_age
-            )
-        except parameters.exceptions.GetParameterError as error:
-            if "ParameterNotFound" in repr(error.__cause__) or "ParameterNotFound" in str(error):
+            raw = self._ssm().get(name, decrypt=True, transform="json", max_age=self._max_age)
+        except GetParameterError as error:
+            if "ParameterNotFound" in str(error):
                 return None
-            raise
-        configs = _parse_all({marketplace: raw}, f"{self._prefix}/{marketplace}")
-        return configs[marketplace]
+            # SSM down or access denied: the webhook answers 503 rather than guessing.
+            raise MarketplaceConfigError(f"{name}: {error}") from error
+        return _parse_all({marketplace: raw}, name)[marketplace]
 
 
 def dev_marketplaces_path() -> Path:
