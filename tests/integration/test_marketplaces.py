@@ -7,13 +7,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-from support.signing import dev_secret
-
 from prescreen.marketplaces import (
     FileMarketplaceDirectory,
     MarketplaceConfigError,
     ParameterStoreMarketplaceDirectory,
 )
+from support.signing import dev_secret
 
 
 @pytest.fixture

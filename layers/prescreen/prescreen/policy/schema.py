@@ -6,9 +6,11 @@ Models are frozen so a compiled policy can share them without copying.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -371,3 +373,15 @@ def export_json_schema() -> dict[str, Any]:
         "anyOf": [refs[(model, mode)] for model, mode in models],
         "$defs": top["$defs"],
     }
+
+
+JSON_SCHEMA_PATH = Path(__file__).resolve().parent / "policy.schema.json"
+
+
+def json_schema_text() -> str:
+    """The committed policy.schema.json, byte for byte (regenerate: python -m prescreen.policy.schema)."""
+    return json.dumps(export_json_schema(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    JSON_SCHEMA_PATH.write_text(json_schema_text(), encoding="utf-8")
