@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from prescreen.errors import (
@@ -162,3 +163,28 @@ def test_an_unreadable_marketplace_configuration_is_a_503(store: InMemoryDecisio
     body = body_of()
     with pytest.raises(ServiceUnavailable):
         service.handle("demo", signed(body, timestamp=NOW), body)
+
+
+class RecordingHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_the_decision_log_line_shows_shadow_hits_with_their_mode(service: ScreenService) -> None:
+    # Given a listing that a shadow rule matches, and a handler listening to the service's logger
+    recorder = RecordingHandler()
+    logging.getLogger("prescreen").addHandler(recorder)
+    body = body_of(title="forbidden item", seller={"id": "seller-77"})
+    try:
+        service.handle("demo", signed(body, timestamp=NOW), body)
+    finally:
+        logging.getLogger("prescreen").removeHandler(recorder)
+    # Then the decision line names the shadow rule with mode shadow, and the seller only as a hash
+    [line] = [r for r in recorder.records if r.getMessage() == "decision"]
+    assert line.__dict__["shadow"] == [{"rule": "test.trial", "mode": "shadow", "action": "block"}]
+    assert line.__dict__["rules"] == ["test.forbidden"]
+    assert line.__dict__["seller"] == mask("seller-77")
