@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from prescreen.local.dynamodb import LocalDynamoDB, create_decisions_table, dynamodb_client
 from prescreen.settings import Settings
 

@@ -5,6 +5,7 @@ from typing import Any
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
+
 from prescreen.api.screen import app
 from prescreen.webhook import logger, metrics
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from prescreen.local.invoke import invoke
 
 REPO = Path(__file__).resolve().parents[2]

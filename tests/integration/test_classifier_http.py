@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from prescreen.classifier.base import ClassifierUnavailable
 from prescreen.classifier.guarded import GuardedClassifier
 from prescreen.classifier.http import ModerationHttpClassifier

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from prescreen.local.dynamodb import free_port
 from support.signing import LISTINGS
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+
 from prescreen.marketplaces import (
     FileMarketplaceDirectory,
     MarketplaceConfigError,

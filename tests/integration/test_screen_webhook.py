@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from prescreen.api.screen import create_app
 from prescreen.local.dynamodb import free_port
 from prescreen.settings import Settings

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from prescreen.models import DecisionOutcome, Evidence, Reason
 from prescreen.records import DecisionRecord, new_decision_id
 from prescreen.settings import Settings

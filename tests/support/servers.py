@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import uvicorn
 from fastapi import FastAPI
+
 from prescreen.local.dynamodb import free_port
 
 

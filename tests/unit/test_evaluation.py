@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from prescreen.evaluation import (
     RULES_ONLY_TARGETS,
     EvaluationReport,

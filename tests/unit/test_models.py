@@ -4,8 +4,9 @@ import json
 from typing import Any
 
 import pytest
-from prescreen.models import Listing
 from pydantic import ValidationError
+
+from prescreen.models import Listing
 
 
 def minimal(**extra: Any) -> bytes:

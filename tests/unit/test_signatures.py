@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from prescreen.signatures import SignatureError, SignedMessage, decode_secret, read_headers, sign, verify
 
 # The reference vector published with the Standard Webhooks specification.

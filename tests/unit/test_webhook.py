@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+
 from prescreen.errors import (
     ContractViolation,
     IdempotencyConflict,

@@ -10,10 +10,10 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+
 from prescreen.classifier.base import ClassifierUnavailable
 from prescreen.classifier.bedrock import BedrockGuardrailClassifier
 from prescreen.classifier.sagemaker import SageMakerClassifier
-
 
 
 def boto_client(service: str) -> Any:

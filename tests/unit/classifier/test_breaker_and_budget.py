@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from prescreen.classifier.base import ClassifierScores, ClassifierUnavailable
 from prescreen.classifier.breaker import CircuitBreaker
 from prescreen.classifier.guarded import GuardedClassifier

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from prescreen.policy.loader import (
     DEFAULT_POLICY_DIR,
     PolicyError,

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
+
 from prescreen.policy.schema import (
     JSON_SCHEMA_PATH,
     Condition,
@@ -19,7 +21,6 @@ from prescreen.policy.schema import (
     export_json_schema,
     json_schema_text,
 )
-from pydantic import ValidationError
 
 POLICIES = Path(JSON_SCHEMA_PATH).parent / "policies"
 
