@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from prescreen.classifier.policy import ClassifierPolicy
 from prescreen.errors import (
     ContractViolation,
     IdempotencyConflict,
@@ -32,6 +33,13 @@ class WordPolicy:
     """A one-rule policy: blocks listings whose title holds 'forbidden' (policy content is tested elsewhere)."""
 
     version = "test+000000000000"
+    classifier = ClassifierPolicy()
+
+    def family_category(self, family: str) -> str:
+        return "STATEMENT_CATEGORY_UNSAFE_AND_PROHIBITED_PRODUCTS"
+
+    def families_for_category(self, category_path: str) -> list[str]:
+        return []
 
     def evaluate(self, listing: Listing) -> list[RuleHit]:
         start = listing.title.find("forbidden")

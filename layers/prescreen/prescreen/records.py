@@ -29,9 +29,13 @@ def new_decision_id(now: float | None = None) -> str:
 
 
 class ClassifierInfo(BaseModel):
+    """Part of every stored decision: whether the classifier answered, which model, how fast."""
+
     status: ClassifierStatus = "disabled"
     model: str | None = None
     latency_ms: float | None = None
+    failure: str | None = Field(None, description="why it was unavailable: timeout, connection, ...")
+    scores: dict[str, float] = Field(default_factory=dict)
 
 
 class DecisionRecord(BaseModel):
