@@ -47,6 +47,21 @@ class Settings(BaseModel):
     policy_appconfig_profile: str | None = None
     policy_cache_seconds: int = Field(300, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The hosted classifier (see README, "Classifier").
+    classifier: Literal["none", "http", "sagemaker", "bedrock"] = "none"
+    classifier_url: str | None = Field(None, description="base URL of a /v1/moderations service")
+    classifier_model: str = Field("prescreen-usem3", description="pinned model name sent to the service")
+    classifier_labels: str = Field(
+        "identity", description="'identity' (labels are our families), 'openai', or a JSON object label->family")
+    classifier_api_key_parameter: str | None = Field(None, description="SSM SecureString holding the API key")
+    classifier_api_key_secret: str | None = Field(None, description="or a Secrets Manager secret id")
+    classifier_budget_ms: int = Field(800, ge=50, le=5000)
+    classifier_breaker_failures: int = Field(5, ge=1)
+    classifier_breaker_cool_down_seconds: float = Field(30.0, gt=0)
+    sagemaker_endpoint: str | None = None
+    bedrock_guardrail_id: str | None = None
+    bedrock_guardrail_version: str = "DRAFT"
+    bedrock_topics: str = Field("{}", description="JSON object: guardrail denied-topic name -> family")
 
     @model_validator(mode="after")
     def _replay_window_only_locally(self) -> Self:
@@ -56,6 +71,10 @@ class Settings(BaseModel):
             raise ValueError(
                 f"signature_tolerance_seconds above {REFERENCE_TOLERANCE_SECONDS} is only allowed when stage is 'local'"
             )
+        required = {"http": self.classifier_url, "sagemaker": self.sagemaker_endpoint,
+                    "bedrock": self.bedrock_guardrail_id}
+        if self.classifier != "none" and not required[self.classifier]:
+            raise ValueError(f"classifier '{self.classifier}' needs its endpoint setting (see README)")
         if self.policy_s3_bucket and (self.policy_s3_key is None) == (self.policy_s3_prefix is None):
             raise ValueError("with policy_s3_bucket, set exactly one of policy_s3_key or policy_s3_prefix")
         appconfig = (self.policy_appconfig_application, self.policy_appconfig_environment,

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+
+from prescreen.classifier.base import OPENAI_LABELS, Classifier
+from prescreen.classifier.bedrock import BedrockGuardrailClassifier
+from prescreen.classifier.breaker import CircuitBreaker
+from prescreen.classifier.guarded import GuardedClassifier
+from prescreen.classifier.http import ModerationHttpClassifier
+from prescreen.classifier.sagemaker import SageMakerClassifier
 from prescreen.marketplaces import (
     FileMarketplaceDirectory,
     MarketplaceDirectory,
@@ -48,8 +58,71 @@ def build_policies(settings: Settings) -> PolicyProvider:
     return RemotePolicyProvider(source, ttl_seconds=settings.policy_cache_seconds)
 
 
+def _label_map(setting: str) -> dict[str, str]:
+    if setting == "identity":
+        return {}
+    if setting == "openai":
+        return dict(OPENAI_LABELS)
+    mapping = json.loads(setting)
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise ValueError("PRESCREEN_CLASSIFIER_LABELS must be identity, openai or a JSON object label -> family")
+    return {str(k): v for k, v in mapping.items()}
+
+
+def _api_key(settings: Settings) -> Callable[[], str | None] | None:
+    """API keys come from SSM or Secrets Manager through Powertools Parameters, cached for 5 minutes."""
+    if settings.classifier_api_key_parameter:
+        name = settings.classifier_api_key_parameter
+
+        def from_ssm() -> str | None:
+            from aws_lambda_powertools.utilities import parameters
+
+            return str(parameters.get_parameter(name, decrypt=True, max_age=300))
+
+        return from_ssm
+    if settings.classifier_api_key_secret:
+        secret_id = settings.classifier_api_key_secret
+
+        def from_secrets_manager() -> str | None:
+            from aws_lambda_powertools.utilities import parameters
+
+            return str(parameters.get_secret(secret_id, max_age=300))
+
+        return from_secrets_manager
+    return None
+
+
+def _boto_client(service: str, settings: Settings) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    budget = settings.classifier_budget_ms / 1000
+    # botocore's own retries are off: GuardedClassifier retries once, inside the budget.
+    config = Config(region_name=settings.aws_region, connect_timeout=min(budget, 0.5), read_timeout=budget,
+                    retries={"max_attempts": 1, "mode": "standard"})
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+
+
+def build_classifier(settings: Settings) -> GuardedClassifier | None:
+    inner: Classifier
+    if settings.classifier == "none":
+        return None
+    if settings.classifier == "http":
+        inner = ModerationHttpClassifier(str(settings.classifier_url), settings.classifier_model,
+                                         _label_map(settings.classifier_labels), _api_key(settings))
+    elif settings.classifier == "sagemaker":
+        inner = SageMakerClassifier(_boto_client("sagemaker-runtime", settings), str(settings.sagemaker_endpoint),
+                                    _label_map(settings.classifier_labels))
+    else:
+        inner = BedrockGuardrailClassifier(_boto_client("bedrock-runtime", settings),
+                                           str(settings.bedrock_guardrail_id), settings.bedrock_guardrail_version,
+                                           topic_to_family=json.loads(settings.bedrock_topics) or None)
+    breaker = CircuitBreaker(settings.classifier_breaker_failures, settings.classifier_breaker_cool_down_seconds)
+    return GuardedClassifier(inner, budget_seconds=settings.classifier_budget_ms / 1000, breaker=breaker)
+
+
 def build_screener(settings: Settings) -> Screener:
-    return Screener(build_policies(settings))
+    return Screener(build_policies(settings), build_classifier(settings))
 
 
 def build_screen_service(settings: Settings) -> ScreenService:
