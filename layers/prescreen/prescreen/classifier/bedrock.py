@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
-
+from prescreen.classifier.aws import aws_call
 from prescreen.classifier.base import ClassifierScores, ClassifierUnavailable
 
 CONFIDENCE_SCORE: dict[str, float] = {"NONE": 0.0, "LOW": 0.35, "MEDIUM": 0.65, "HIGH": 0.95}
@@ -32,19 +31,13 @@ class BedrockGuardrailClassifier:
         return f"bedrock-guardrail:{self._guardrail}:{self._version}"
 
     def classify(self, text: str, timeout_seconds: float) -> ClassifierScores:
-        try:
+        with aws_call(self.name):
             response = self._client.apply_guardrail(
                 guardrailIdentifier=self._guardrail,
                 guardrailVersion=self._version,
                 source="INPUT",
                 content=[{"text": {"text": text}}],
             )
-        except (ConnectTimeoutError, ReadTimeoutError) as error:
-            raise ClassifierUnavailable("timeout", f"{self.name}: {error}") from error
-        except ClientError as error:
-            raise ClassifierUnavailable("http_error", f"{self.name}: {error}") from error
-        except BotoCoreError as error:
-            raise ClassifierUnavailable("connection", f"{self.name}: {error}") from error
         return self._scores(response)
 
     def _scores(self, response: dict[str, Any]) -> ClassifierScores:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
-
-from prescreen.classifier.base import ClassifierScores, ClassifierUnavailable
+from prescreen.classifier.aws import aws_call
+from prescreen.classifier.base import ClassifierScores
 from prescreen.classifier.http import parse_moderation
 
 
@@ -23,7 +22,7 @@ class SageMakerClassifier:
         return f"sagemaker:{self._endpoint}"
 
     def classify(self, text: str, timeout_seconds: float) -> ClassifierScores:
-        try:
+        with aws_call(self.name):
             response = self._client.invoke_endpoint(
                 EndpointName=self._endpoint,
                 ContentType="application/json",
@@ -31,10 +30,4 @@ class SageMakerClassifier:
                 Body=json.dumps({"input": text}).encode(),
             )
             payload = response["Body"].read()
-        except (ConnectTimeoutError, ReadTimeoutError) as error:
-            raise ClassifierUnavailable("timeout", f"{self.name}: {error}") from error
-        except ClientError as error:
-            raise ClassifierUnavailable("http_error", f"{self.name}: {error}") from error
-        except BotoCoreError as error:
-            raise ClassifierUnavailable("connection", f"{self.name}: {error}") from error
         return parse_moderation(payload, self._labels, self.name)
