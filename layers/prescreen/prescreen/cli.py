@@ -10,11 +10,38 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 
 DEFAULT_DEV_MARKETPLACE = "demo"
+
+
+def _start_embedded_classifier() -> Any:
+    """Our model service on a free loopback port, wired in through the environment like any hosted one.
+
+    Used unless the environment already names a classifier, so `prescreen serve` and `prescreen screen`
+    classify with our model out of the box. The model is imported here only: the CLI runs on a laptop,
+    the screening function never imports it.
+    """
+    from prescreen_model.server import ModelServer
+
+    server = ModelServer("127.0.0.1", 0)
+    server.service.load()
+    server.start()
+    os.environ["PRESCREEN_CLASSIFIER"] = "http"
+    os.environ["PRESCREEN_CLASSIFIER_URL"] = server.url
+    print(f"prescreen: classifier {server.service.model} at {server.url}", file=sys.stderr)
+    return server
+
+
+def _classifier_for_local_use(disabled: bool) -> Any:
+    if disabled:
+        os.environ["PRESCREEN_CLASSIFIER"] = "none"
+        return None
+    if os.environ.get("PRESCREEN_CLASSIFIER"):
+        return None  # a configured hosted classifier wins
+    return _start_embedded_classifier()
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -36,6 +63,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         local_db = LocalDynamoDB(args.dynamodb_port).start()
         endpoint = local_db.endpoint
         os.environ["PRESCREEN_DYNAMODB_ENDPOINT"] = endpoint
+    model_server = _classifier_for_local_use(args.no_classifier)
     from prescreen.settings import get_settings
 
     settings = get_settings()
@@ -49,6 +77,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     finally:
         if local_db is not None:
             local_db.stop()
+        if model_server is not None:
+            model_server.close()
     return 0
 
 
@@ -80,6 +110,7 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     from prescreen.settings import get_settings
     from prescreen.wiring import build_screener
 
+    model_server = _classifier_for_local_use(args.no_classifier)
     screener = build_screener(get_settings())
     source = Path(args.input)
     out: TextIO = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
@@ -105,33 +136,81 @@ def _cmd_screen(args: argparse.Namespace) -> int:
                     "categories": draft.categories,
                     "reasons": [reason.model_dump(exclude_none=True) for reason in draft.reasons],
                     "policy_version": screening.policy_version,
+                    "classifier": screening.classifier.model_dump(exclude_none=True, exclude={"scores"}),
                 }, ensure_ascii=False) + "\n")
     finally:
         if out is not sys.stdout:
             out.close()
+        if model_server is not None:
+            model_server.close()
     if failures:
         print(f"{failures} line(s) were not valid listings (see their error lines)", file=sys.stderr)
     return 1 if failures else 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from prescreen.evaluation import check_targets, evaluate_corpus, format_report
+    from prescreen.evaluation import EvaluationReport, check_targets, evaluate_corpus, format_report
     from prescreen.models import Listing
+    from prescreen.pipeline import Screener
     from prescreen.settings import get_settings
-    from prescreen.wiring import build_screener
+    from prescreen.wiring import build_classifier, build_policies
 
-    screener = build_screener(get_settings())
+    model_server = _classifier_for_local_use(args.no_classifier)
+    try:
+        settings = get_settings()
+        policies = build_policies(settings)
+        setups = {"rules alone": Screener(policies)}
+        classifier = build_classifier(settings)
+        if classifier is not None:
+            setups["rules + classifier"] = Screener(policies, classifier)
+        reports: dict[str, EvaluationReport] = {}
+        for label, screener in setups.items():
 
-    def screen(listing: Listing) -> tuple[str, list[str]]:
-        draft = screener.screen(listing, args.policy).draft
-        return draft.decision, draft.categories
+            def screen(listing: Listing, screener: Screener = screener) -> tuple[str, list[str]]:
+                draft = screener.screen(listing, args.policy).draft
+                return draft.decision, draft.categories
 
-    report = evaluate_corpus(Path(args.corpus), screen)
-    print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else format_report(report))
-    failures = check_targets(report)
+            reports[label] = evaluate_corpus(Path(args.corpus), screen)
+    finally:
+        if model_server is not None:
+            model_server.close()
+    if args.json:
+        print(json.dumps({label: report.to_dict() for label, report in reports.items()}, indent=2,
+                         ensure_ascii=False))
+    else:
+        if len(reports) > 1:
+            print(side_by_side(reports) + "\n")
+        for label, report in reports.items():
+            print(f"== {label} ==\n{format_report(report)}\n")
+    failures = check_targets(reports["rules alone"])
     for failure in failures:
-        print(f"target missed: {failure}", file=sys.stderr)
+        print(f"target missed (rules alone): {failure}", file=sys.stderr)
     return 1 if failures and args.check else 0
+
+
+def side_by_side(reports: dict[str, Any]) -> str:
+    """The headline measures of each setup in one table, so a change is read at a glance."""
+    labels = list(reports)
+    rows = [
+        ("harmful caught", "harmful_caught"), ("child-like dolls caught", "childlike_caught"),
+        ("legitimate blocked", "legitimate_blocked"), ("legitimate held", "legitimate_held"),
+    ]
+    width = max(len(label) for label in labels) + 2
+    lines = ["measure".ljust(26) + "".join(label.ljust(max(width, 20)) for label in labels)]
+    for title, attribute in rows:
+        lines.append(title.ljust(26) + "".join(str(getattr(reports[label], attribute)).ljust(max(width, 20))
+                                                for label in labels))
+    return "\n".join(lines)
+
+
+def _cmd_classifier(args: argparse.Namespace) -> int:
+    if args.action == "serve":
+        from prescreen_model.server import main as serve_main
+
+        return serve_main(["--host", args.host, "--port", str(args.port)])
+    from prescreen_model.train import main as train_main
+
+    return train_main(args.train_args)
 
 
 def _cmd_invoke(args: argparse.Namespace) -> int:
@@ -155,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--tenants", type=Path, help="marketplaces JSON file (default: the embedded dev file)")
     serve.add_argument("--dynamodb-port", type=int, default=None, help="port of the embedded DynamoDB server")
+    serve.add_argument("--no-classifier", action="store_true", help="rules only (no embedded model service)")
     serve.set_defaults(run=_cmd_serve)
 
     send = commands.add_parser("send", help="sign a listing JSON file and POST it to the webhook")
@@ -170,14 +250,25 @@ def build_parser() -> argparse.ArgumentParser:
     screen.add_argument("input")
     screen.add_argument("-o", "--output")
     screen.add_argument("--policy", default="base", help="policy overlay name")
+    screen.add_argument("--no-classifier", action="store_true", help="rules only")
     screen.set_defaults(run=_cmd_screen)
 
     evaluate = commands.add_parser("eval", help="precision/recall of the policy on a labelled JSONL corpus")
     evaluate.add_argument("corpus", help="JSONL listings with expected: {decision, category, family}")
     evaluate.add_argument("--policy", default="base")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
-    evaluate.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    evaluate.add_argument("--check", action="store_true", help="exit 1 when a rules-alone target is missed")
+    evaluate.add_argument("--no-classifier", action="store_true", help="rules alone only")
     evaluate.set_defaults(run=_cmd_eval)
+
+    model = commands.add_parser("classifier", help="our model service: serve it, or retrain its head")
+    model_actions = model.add_subparsers(dest="action", required=True)
+    model_serve = model_actions.add_parser("serve", help="GET /ping, POST /invocations, POST /v1/moderations")
+    model_serve.add_argument("--host", default="127.0.0.1")
+    model_serve.add_argument("--port", type=int, default=8080)
+    model_train = model_actions.add_parser("train", help="retrain the linear head reproducibly")
+    model_train.add_argument("train_args", nargs=argparse.REMAINDER, help="passed to prescreen_model.train")
+    model.set_defaults(run=_cmd_classifier)
 
     run = commands.add_parser("invoke", help="run a built function (.aws-sam/build) on an event, without Docker")
     run.add_argument("function", help="logical id, e.g. ScreenFunction")

@@ -50,7 +50,8 @@ class Settings(BaseModel):
     # The hosted classifier (see README, "Classifier").
     classifier: Literal["none", "http", "sagemaker", "bedrock"] = "none"
     classifier_url: str | None = Field(None, description="base URL of a /v1/moderations service")
-    classifier_model: str = Field("prescreen-usem3", description="pinned model name sent to the service")
+    classifier_model: str = Field(
+        "prescreen-listing-classifier", description="pinned model name sent to the service")
     classifier_labels: str = Field(
         "identity", description="'identity' (labels are our families), 'openai', or a JSON object label->family")
     classifier_api_key_parameter: str | None = Field(None, description="SSM SecureString holding the API key")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -29,7 +31,8 @@ from prescreen.settings import Settings
 from prescreen.signatures import SignatureError, read_headers, verify
 from prescreen.store import DecisionStore, DuplicateRequest, StoreUnavailable
 
-logger = Logger(service="prescreen")
+# stderr: Lambda ships it to CloudWatch all the same, and CLI commands keep stdout for their own output.
+logger = Logger(service="prescreen", logger_handler=logging.StreamHandler(sys.stderr))
 metrics = Metrics(namespace="Prescreen", service="prescreen")
 
 _UNVERIFIED = "the request signature could not be verified for this marketplace"
