@@ -2,6 +2,7 @@
 import random
 
 import pytest
+
 from prescreen.normalize import Measurement, find_measurements, normalize, normalize_term, to_canonical
 
 
@@ -50,6 +51,14 @@ def seller_text(original: str, normalized_part: str) -> str:
         ("fresh❄️here", "fresh snow here", "snow", "❄"),
         ("👧🏻doll", "girl doll", "girl", "👧🏻"),
         ("🇸🇪🇽 doll", "sex doll", "sex", "🇸🇪🇽"),
+        ("doll 🔞", "doll adults only", "adults only", "🔞"),
+        # Latin look-alikes inside a Russian word take its script; a Latin letter with no twin keeps it Latin
+        ("секс кукла", "секс кукла", "кукла", "кукла"),
+        ("сeкс", "секс", "секс", "сeкс"),
+        ("Sехрuрре", "sexpuppe", "sexpuppe", "Sехрuрре"),
+        # a space inside Chinese or Japanese text splits a word: it goes
+        ("实体 娃娃 150cm", "实体娃娃 150cm", "实体娃娃", "实体 娃娃"),
+        ("萝​莉 娃娃", "萝莉娃娃", "娃娃", "娃娃"),
         # whitespace runs and typographic punctuation
         ("  Real\n\n doll \t here ", "real doll here", "doll", "doll"),
         ("N’hésitez « oui »", 'n\'hesitez " oui "', "hesitez", "hésitez"),
@@ -97,6 +106,13 @@ def test_symbols_not_between_letters_are_no_mask(text: str) -> None:
 
 def test_mixed_latin_and_cjk_text_keeps_the_cjk_characters() -> None:
     assert normalize("硅胶娃娃 Doll，１２０厘米").text == "硅胶娃娃 doll,120厘米"
+    # A space between a CJK and a Latin word, or between Latin words, stays
+    assert normalize("TPE 伴侣 男士 doll 3").text == "tpe 伴侣男士 doll 3"
+
+
+@pytest.mark.parametrize("word", ["кукла", "дівчинка", "tpe", "love"])
+def test_a_word_in_one_script_is_not_moved_to_the_other(word: str) -> None:
+    assert normalize(word).text == word
 
 
 def test_normalize_term_runs_the_same_pipeline() -> None:
@@ -225,6 +241,12 @@ def test_find_measurements_reads_the_size_and_its_span(text: str, value: float, 
 @pytest.mark.parametrize("text", ["4 in 1 charger", "5 mins", "the 90's", "mp3 player", 'size "10" here', ""])
 def test_find_measurements_ignores_words_that_only_look_like_units(text: str) -> None:
     assert find_measurements(text) == []
+
+
+def test_find_measurements_reads_full_width_sizes_at_their_original_offsets() -> None:
+    text = "ＤＯＬＬ １２０ＣＭ"
+    [m] = find_measurements(text)
+    assert (m.value, m.kind, text[m.start : m.end]) == (120.0, "length", "１２０ＣＭ")
 
 
 def test_find_measurements_finds_each_size_in_order() -> None:

@@ -5,8 +5,10 @@
 variation selectors); Unicode NFKC; casefold; typographic punctuation to ASCII (’ “ « – ...); diacritics
 folded ("poupée" -> "poupee", "ł" -> "l", "æ" -> "ae"); emoji used as words replaced by the word ("🔫" ->
 "gun") and regional indicator letters by letters; Cyrillic/Greek look-alikes folded to Latin inside words
-that also have Latin letters ("Lоvе" with Cyrillic о, е -> "love"; "кукла" stays); whitespace runs
-collapsed and the ends stripped; three or more spaced or dotted single letters joined ("s.e.x" -> "sex");
+that also have Latin letters ("Lоvе" with Cyrillic о, е -> "love"; "кукла" stays), or Latin look-alikes to
+Cyrillic inside a word that reads as Russian ("куклa" with a Latin a -> "кукла"); whitespace runs collapsed
+and the ends stripped; a space between two Han or kana characters removed ("实体 娃娃" -> "实体娃娃": Chinese
+and Japanese put none between words); three or more spaced or dotted single letters joined ("s.e.x" -> "sex");
 leetspeak folded inside words with letters, numbers with units and model names left alone ("s3x" -> "sex",
 "80cm", "mp3" kept); mask symbols between letters ("s€x", "f#ck") made `*`.
 
@@ -144,7 +146,7 @@ _EMOJI_WORDS: Final = {
     "\U0001f466": "boy",
     "\U0001f9d2": "child",
     "\U0001f476": "baby",
-    "\U0001f51e": "adult",
+    "\U0001f51e": "adults only",  # the "no one under 18" sign
     "\U0001f98f": "rhino",
     "\U0001f418": "elephant",
     "\U0001f405": "tiger",
@@ -162,6 +164,10 @@ _MASK_SYMBOLS: Final = "*#€•●"
 _ASCII_OTHER_SPACES: Final = "\n\t\r\x0b\x0c\x1c\x1d\x1e\x1f"
 _OTHER_SPACES: Final = frozenset(_ASCII_OTHER_SPACES + "\x85\u1680\u2028\u2029")
 _SPACE_RUN_RE: Final = re.compile("  +")
+# A space between two Han or kana characters: Chinese and Japanese put none between words, so a space there
+# splits a word ("实体 娃娃"). Searched from the space (a literal start keeps `re` fast on Latin text).
+_CJK_CHARS: Final = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_GAP_RE: Final = re.compile(f" (?=[{_CJK_CHARS}])(?<=[{_CJK_CHARS}] )")
 
 _MARKS: Final = "\u0300-\u036f"
 # Characters worth a closer look in non-ASCII text, found in one pass. Astral characters are matched by
@@ -216,6 +222,12 @@ _CONFUSABLES: Final = {
     "υ": "u", "χ": "x", "γ": "y", "ω": "w",
 }  # fmt: skip
 _CONFUSABLE_TABLE: Final = str.maketrans(_CONFUSABLES)
+# The other way, for a Russian word with a few Latin look-alikes in it ("сeкс" with a Latin e).
+_LATIN_TO_CYRILLIC: Final = str.maketrans("aceopxykmth", "асеорхукмтн")
+_CYRILLIC_LETTER_RE: Final = re.compile("[\u0400-\u04ff]")
+_LATIN_LETTER_RE: Final = re.compile("[a-z]")
+_LATIN_WITHOUT_TWIN_RE: Final = re.compile("[bdfgijlnqrsuvwz]")
+_CYRILLIC_WITHOUT_TWIN_RE: Final = re.compile("[\u0400-\u04ff](?<![асеорхукмтнвіјѕһӏԛԝү])")
 _CYRILLIC_GREEK_RE: Final = re.compile("[\u0370-\u03ff\u0400-\u052f\u0251]")
 # A word here may hold leetspeak symbols: "$е" must become "$e" for leetspeak to give "se" after.
 _WORD_CHAR: Final = r"(?:[^\W_]|[@$])"
@@ -390,7 +402,17 @@ def _join_spaced(m: re.Match[str]) -> str:
 
 
 def _fold_confusables(m: re.Match[str]) -> str:
-    return m.group().translate(_CONFUSABLE_TABLE)
+    """A word mixing scripts is folded to Latin ("Lоvе" -> "love"), unless it reads as Russian: a Cyrillic
+    letter with no Latin twin ("куклa" -> "кукла"), or only twins and more Cyrillic than Latin letters
+    ("сeкс" -> "секс"). A Latin letter with no Cyrillic twin ("Sехрuрре") makes it Latin. Greek words are
+    always folded to Latin (Greek is not a screened language)."""
+    word = m.group()
+    if _LATIN_WITHOUT_TWIN_RE.search(word) is None and _CYRILLIC_LETTER_RE.search(word) is not None and (
+        _CYRILLIC_WITHOUT_TWIN_RE.search(word) is not None
+        or len(_CYRILLIC_LETTER_RE.findall(word)) > len(_LATIN_LETTER_RE.findall(word))
+    ):
+        return word.translate(_LATIN_TO_CYRILLIC)
+    return word.translate(_CONFUSABLE_TABLE)
 
 
 def _fold_char(m: re.Match[str]) -> str:
@@ -505,23 +527,24 @@ def _fold_diacritics(s: str, steps: list[_Step], *, marks: bool) -> str:
     return s
 
 
-def _attention(s: str) -> set[str]:
-    """The characters of `s` that some step below cares about."""
+def _attention(s: str) -> tuple[set[str], bool]:
+    """The characters of `s` that some step below cares about, and whether `s` goes beyond Latin-1."""
     raw = s.encode("latin-1", "replace")
     outside = raw.count(b"?") - s.count("?")
     if outside > 32:
-        return set(_ATTENTION_RE.findall(s))
+        return set(_ATTENTION_RE.findall(s)), True
     # Mostly Latin-1 text: the few other characters are where the "?" are; Latin-1 ones are looked up.
     found = {c for c in _LATIN1_ATTENTION if c in s}
     pos = raw.find(b"?")
     while pos >= 0:
         found.add(s[pos])
         pos = raw.find(b"?", pos + 1)
-    return found
+    return found, outside > 0
 
 
-def _normalize_non_ascii(s: str, steps: list[_Step]) -> str:
-    attention = _attention(s)
+def _normalize_non_ascii(s: str, steps: list[_Step]) -> tuple[str, bool]:
+    """The folded text, and whether it may hold CJK characters (any character beyond Latin-1)."""
+    attention, wide = _attention(s)
     if not attention.isdisjoint(_INVISIBLE_SET):
         steps.append(_Step(s, _deletions(_INVISIBLE_RE)))
         s = _INVISIBLE_RE.sub("", s)
@@ -540,10 +563,10 @@ def _normalize_non_ascii(s: str, steps: list[_Step]) -> str:
     for ch in attention.intersection(_OTHER_SPACES):
         s = s.replace(ch, " ")
     if s.isascii():
-        return s
+        return s, False
     s = _fold_diacritics(s, steps, marks=marks)
     if s.isascii():
-        return s
+        return s, False
     if not attention.isdisjoint(_EMOJI_WORDS):
         steps.append(_Step(s, _emoji_edits))
         s = _EMOJI_RE.sub(_emoji_replacement, s)
@@ -552,21 +575,25 @@ def _normalize_non_ascii(s: str, steps: list[_Step]) -> str:
     classes = s.encode("latin-1", "replace").translate(_SCRIPT_CLASSES)
     if (b"ac" in classes or b"ca" in classes) and _CYRILLIC_GREEK_RE.search(s):
         s = _MIXED_WORD_RE.sub(_fold_confusables, s)
-    return s
+    return s, wide
 
 
 def normalize(text: str) -> NormalizedText:
     steps: list[_Step] = []
+    wide = False
     if text.isascii():
         s = text.lower()
         for ch in _ASCII_OTHER_SPACES:
             if ch in s:
                 s = s.replace(ch, " ")
     else:
-        s = _normalize_non_ascii(text, steps)
+        s, wide = _normalize_non_ascii(text, steps)
     if "  " in s or s[:1] == " " or s[-1:] == " ":
         steps.append(_Step(s, _space_edits))
         s = _SPACE_RUN_RE.sub(" ", s).strip(" ")
+    if wide and " " in s and _CJK_GAP_RE.search(s):
+        steps.append(_Step(s, _deletions(_CJK_GAP_RE)))
+        s = _CJK_GAP_RE.sub("", s)
     if _has_spaced_letters(s):
         steps.append(_Step(s, _spaced_edits))
         s = _SPACED_RE.sub(_join_spaced, s)
@@ -703,9 +730,16 @@ def to_canonical(value: float, unit: str) -> tuple[float, Literal["length", "mas
     return value * factor, kind
 
 
+_FULLWIDTH_RE: Final = re.compile("[\uff01-\uff5e]")
+# Full-width ASCII ("１２０ＣＭ") to ASCII, one character for one, so offsets stay those of the original.
+_FULLWIDTH_TABLE: Final = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+
+
 def find_measurements(text: str) -> list[Measurement]:
     """Lengths and masses written in `text` (the original, not the normalised text), in order."""
     out: list[Measurement] = []
+    if not text.isascii() and _FULLWIDTH_RE.search(text):
+        text = text.translate(_FULLWIDTH_TABLE)
     for m in _MEASURE_RE.finditer(text):
         if m.group("ft") is not None:
             value = _number(m.group("ft")) * 30.48

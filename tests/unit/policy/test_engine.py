@@ -6,6 +6,7 @@ import textwrap
 from typing import Any
 
 import pytest
+
 from prescreen.models import Listing, RuleHit
 from prescreen.policy.engine import CompiledPolicy, compile_policy, split_attribute_key
 from prescreen.policy.loader import build_policy, load_policy
@@ -355,13 +356,51 @@ def test_small_height_in_an_attribute_is_a_cue(base: CompiledPolicy) -> None:
 
 @pytest.mark.parametrize("title", [
     "Mini sex doll, TPE",                     # a weak word alone
-    "Sex doll 120 cm",                        # a small body alone
     "Love doll young",                        # a bare "young" alone
+    "Petite love doll 150 cm, young-looking face",     # a weak word on a body under 160 cm
+    "Love doll 110 cm, big breasts",          # a small body with an adult body
+    "Doll 120 cm for adults",                 # a small body on a doll only softly for adults
+    "Sex lalka 120 cm",                       # "sex" next to a doll word, and a small body
 ])
 def test_one_weak_cue_is_sent_to_review(base: CompiledPolicy, title: str) -> None:
     hits = doll_hits(base, listing(title))
     assert list(hits) == ["minors.childlike_sex_doll_review"], title
     assert hits["minors.childlike_sex_doll_review"].action == "review"
+
+
+@pytest.mark.parametrize("item", [
+    listing("Sex doll 120 cm"),                                     # a child's height on a sex doll
+    listing("Realistic doll for men", attributes={"height_cm": 105}),
+    listing("Love doll", attributes={"Height (in)": 44}),           # 112 cm
+    listing("TPE companion for lonely guys, all functions", attributes={"height_cm": 98}),
+    listing("Silicone companion, fully functional, for adults", attributes={"body_type": "child"}),
+    listing("Mannequin 115 cm, soft TPE skin, fully functional for adults, youthful face"),
+    listing("Life-size silicone sculpture with openings, 110 cm"),
+    listing("Torso with a teen head, silicone, for adult use"),   # a torso with a youth word
+    listing("Pop voor 18+ gebruik, 1m10"),                        # Dutch "pop" for adult use with a body
+    listing("Compañera de TPE para hombres solos, todas las funciones", attributes={"altura_cm": 100}),
+    listing("Kukla dlya vzroslyh 110 sm devochka"),                # Russian in Latin letters
+    listing("shiti wawa luoli"),                                   # Chinese in pinyin
+    listing("实体 娃娃 幼女"),                                        # a space inside a Chinese word
+    listing("С\u0435кс кукл\u0430 школьница"),  # noqa: RUF001 - Latin letters inside Russian words
+    listing("Loli doll 105 cm for adult collectors"),              # collectors' dolls stay under 90 cm
+    listing("\uff33\uff25\uff38 \uff24\uff2f\uff2c\uff2c \uff11\uff11\uff10\uff23\uff2d"),  # full-width 110CM
+    listing("Doll for adults, 110 cm, teen look, not for children"),   # a warning is no children's doll
+    listing("Love doll, looks underage"),
+])
+def test_disguised_childlike_sex_dolls_are_blocked(base: CompiledPolicy, item: Listing) -> None:
+    hits = doll_hits(base, item)
+    assert "minors.childlike_sex_doll" in hits, item.title
+
+
+def test_a_body_without_a_doll_word_in_an_adult_listing_is_reviewed(base: CompiledPolicy) -> None:
+    # Given an adult listing whose product name is disguised beyond recognition, with a small body height
+    item = listing("D0-ll for adults, tiny and slim", category="Adult", attributes={"height_cm": 150})
+    # Then a reviewer sees it
+    assert list(doll_hits(base, item)) == ["minors.childlike_body_review"]
+    # But a garment with a model's height is no body
+    lingerie = listing("Petite lace lingerie set", category="Adult > Lingerie", attributes={"height_cm": 150})
+    assert doll_hits(base, lingerie) == {}
 
 
 @pytest.mark.parametrize("item", [
@@ -376,8 +415,23 @@ def test_one_weak_cue_is_sent_to_review(base: CompiledPolicy, title: str) -> Non
     listing("Schaufensterpuppe Kind 120 cm für Kinderbekleidung"),
     listing("Vintage doll for adult collectors, little girl, 1950s"),
     listing("Love doll 160cm, mini skirt outfit"),             # a weak word next to an adult height
-    listing("Petite love doll 150 cm, young-looking face"),
     listing("Harry Potter Hermione doll, schoolgirl uniform, 30cm, ages 6+"),
+    listing("Interactive baby doll, all functions, girl, 40 cm"),          # "all functions" is no sex
+    listing("Schaufensterpuppe Kind 110 cm, voll funktionsfähig"),         # nor on a shop mannequin
+    listing("CPR manikin child size, fully functional, for first aid training"),
+    listing("Travel companion for men, mini size"),                        # a companion that is no doll
+    listing("Companion robot for kids, fully functional"),
+    listing("K-pop album for men, teen idols"),                            # another "pop"
+    listing("Reborn doll 50 cm. Sex: girl"),                               # "sex" as the doll's gender
+    listing("Vinyl doll 40 cm, sex: girl"),
+    listing("Poupée ancienne 60 cm, petite fille, pour collectionneurs adultes"),
+    listing("Anatomy torso model, child, 85 cm, life size"),
+    listing("Puppe ab 18 Monaten, Mädchen, 30 cm"),
+    listing("Reborn doll, little girl, 50 cm, with openings for the pacifier magnet"),
+    # an adult doll that excludes minors names them without describing the doll
+    listing("Liebespuppe 165 cm, kein Verkauf an Minderjährige"),
+    listing("成人娃娃 165cm 未成年人禁止购买"),
+    listing("Love doll 168 cm, no sales to underage buyers"),
 ])
 def test_lookalikes_are_not_childlike_sex_dolls(base: CompiledPolicy, item: Listing) -> None:
     assert doll_hits(base, item) == {}, item.title
