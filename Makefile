@@ -33,8 +33,9 @@ $(BUILD_STAMP): $(SAM) template.yaml $(SOURCES)
 
 bench: $(VENV)/.installed  ## benchmarks: medians and ratios, side by side
 	$(BIN)/python tests/bench/bench_matching.py
+	$(BIN)/python tests/bench/bench_classifier.py
 
-$(VENV)/.installed: requirements/dev.lock layers/prescreen/requirements.txt pyproject.toml
+$(VENV)/.installed: requirements/dev.lock layers/prescreen/requirements.txt layers/model/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
@@ -49,7 +50,10 @@ $(SAM): requirements/tools.lock
 lock: $(VENV)/.installed  ## re-pin: the layer's requirements.txt is THE runtime lock; dev and tools pin on top
 	$(BIN)/uv pip compile pyproject.toml -o layers/prescreen/requirements.txt --python-version 3.13 \
 	  --python-platform x86_64-manylinux_2_28 --no-header -q
-	$(BIN)/uv pip compile pyproject.toml --extra dev -c layers/prescreen/requirements.txt -o requirements/dev.lock \
+	$(BIN)/uv pip compile requirements/model.in -o layers/model/requirements.txt --python-version 3.13 \
+	  --python-platform x86_64-manylinux_2_28 --no-header --generate-hashes -q
+	$(BIN)/uv pip compile pyproject.toml --extra dev -c layers/prescreen/requirements.txt \
+	  -c layers/model/requirements.txt -o requirements/dev.lock \
 	  --python-version 3.13 --python-platform x86_64-manylinux_2_28 --no-header -q
 	$(BIN)/uv pip compile requirements/tools.in -o requirements/tools.lock --python-version 3.13 \
 	  --python-platform x86_64-manylinux_2_28 --no-header -q
