@@ -3,6 +3,7 @@ import random
 import re
 
 import pytest
+
 from prescreen.normalize import normalize
 from prescreen.policy.matcher import TermMatch, TermMatcher
 

@@ -7,14 +7,23 @@ import logging
 import threading
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
-import prescreen.policy.provider as provider_module
 import pytest
 from moto.server import ThreadedMotoServer
+
+import prescreen.policy.provider as provider_module
 from prescreen.policy.engine import CompiledPolicy, compile_policy
-from prescreen.policy.loader import DEFAULT_POLICY_DIR, Policy, PolicyError, UnknownPolicyError, read_policy_dir
+from prescreen.policy.loader import (
+    DEFAULT_POLICY_DIR,
+    Policy,
+    PolicyError,
+    UnknownPolicyError,
+    build_policy,
+    read_policy_dir,
+)
 from prescreen.policy.provider import (
     AppConfigPolicySource,
     BundledPolicyProvider,
@@ -113,8 +122,9 @@ def remote(source: FakeSource, clock: FakeClock) -> Iterator[RemotePolicyProvide
 
 
 def test_bundled_provider_compiles_each_policy_once_even_under_concurrency(compile_count: dict[str, int]) -> None:
-    # Given eight threads asking for the same new policy at the same moment
-    provider = BundledPolicyProvider()
+    # Given eight threads asking for the same new policy at the same moment (a provider of its own, without
+    # precompiled files: the shared one may have loaded it already)
+    provider = BundledPolicyProvider(DEFAULT_POLICY_DIR)
     start = threading.Barrier(8)
     results: list[CompiledPolicy] = []
 
@@ -134,7 +144,7 @@ def test_bundled_provider_compiles_each_policy_once_even_under_concurrency(compi
 
 
 def test_bundled_provider_serves_overlays_and_refuses_unknown_names(compile_count: dict[str, int]) -> None:
-    provider = BundledPolicyProvider()
+    provider = BundledPolicyProvider(DEFAULT_POLICY_DIR)
     names = provider.names()
     assert names[0] == "base"
     assert {"adult_free", "de_only"} <= set(names)
@@ -144,12 +154,34 @@ def test_bundled_provider_serves_overlays_and_refuses_unknown_names(compile_coun
     assert compile_count == {"adult_free": 1}
 
 
-def test_bundled_provider_preloads_every_policy(compile_count: dict[str, int]) -> None:
-    provider = BundledPolicyProvider()
-    provider.preload()
+def test_bundled_provider_preloads_every_policy(compile_count: dict[str, int], tmp_path: Path) -> None:
+    directory = write_files(tmp_path / "policies", policy_files())
+    provider = BundledPolicyProvider(directory)
+    assert provider.preload() == {"base": "compiled", "strict": "compiled"}
     assert set(compile_count) == set(provider.names())
     provider.get("base")
     assert compile_count["base"] == 1
+
+
+def test_providers_of_the_shipped_policies_share_them(compile_count: dict[str, int], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the process-wide bundle (here over small files, without precompiled ones)
+    directory = write_files(tmp_path / "policies", policy_files())
+    monkeypatch.setattr(provider_module, "_default_bundle", provider_module._Bundle(directory, None))
+    # When one provider loads a policy (at init) and another is built later (on the first request)
+    first = BundledPolicyProvider().get("strict")
+    # Then the later one serves the same object without compiling again
+    assert BundledPolicyProvider().get("strict") is first
+    assert compile_count == {"strict": 1}
+    # While a provider of its own directory does not share
+    assert BundledPolicyProvider(directory).get("strict") is not first
+
+
+def write_files(directory: Path, files: dict[str, bytes]) -> Path:
+    for relative, data in files.items():
+        (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+        (directory / relative).write_bytes(data)
+    return directory
 
 
 # --- remote: refresh behaviour ----------------------------------------------------------------------------
@@ -321,7 +353,7 @@ def test_s3_source_serves_the_bundled_policies_with_the_same_version(s3: Any,
     from_zip = RemotePolicyProvider(S3PolicySource("policies", key="releases/policies.zip", client=s3))
     from_prefix = RemotePolicyProvider(S3PolicySource("policies", prefix="live/", client=s3))
     # Then both give exactly the bundled policy (same bytes, same version)
-    expected = BundledPolicyProvider().get("base").version
+    expected = build_policy(bundled).version
     assert from_zip.get("base").version == expected
     assert from_prefix.get("base").version == expected
 

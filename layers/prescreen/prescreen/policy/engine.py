@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Literal
 
 from prescreen.models import Evidence, Listing, RuleHit, attribute_pointer
 from prescreen.normalize import NormalizedText, find_measurements, normalize, normalize_term, to_canonical
@@ -447,36 +448,75 @@ class _CompiledRule:
 # --- the compiled policy ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class TermTable:
+    """Every term the policy's matcher holds, one per distinct spelling, and what a match of each means."""
+
+    terms: Sequence[str]  # as written; the matcher's term ids index this list
+    sets: Sequence[Sequence[int]]  # term id -> ids of the used sets holding it
+    families: Sequence[Sequence[int]]  # term id -> indexes (in category_families) of the families holding it
+
+
+def term_table(policy: Policy, set_ids: Mapping[str, int]) -> TermTable:
+    """The terms of the used sets (`set_ids`) and of the category families, each spelling once."""
+    # Spellings that normalise alike ("Poupée", "poupee") stay separate terms: the matcher reports all of
+    # them for one span, and _scan keeps one occurrence per set and span.
+    index: dict[str, int] = {}
+    terms: list[str] = []
+    sets: list[set[int]] = []
+    families: list[set[int]] = []
+
+    def add(term: str) -> int:
+        key = term.strip()
+        found = index.get(key)
+        if found is None:
+            found = index[key] = len(terms)
+            terms.append(term)
+            sets.append(set())
+            families.append(set())
+        return found
+
+    for set_name, by_language in policy.sets.items():
+        set_id = set_ids.get(set_name)
+        if set_id is None:
+            continue
+        for language_terms in by_language.values():
+            for term in language_terms:
+                sets[add(term)].add(set_id)
+    for family_index, family_terms in enumerate(policy.category_families.values()):
+        for term in family_terms:
+            families[add(term)].add(family_index)
+    return TermTable(terms, [tuple(sorted(ids)) for ids in sets], [tuple(sorted(ids)) for ids in families])
+
+
+type Origin = Literal["compiled", "precompiled"]
+
+
 class CompiledPolicy:
     """A policy ready to screen listings. Immutable and thread-safe: per-listing state lives in evaluate()."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, *, prebuilt: tuple[TermTable, TermMatcher] | None = None) -> None:
+        """`prebuilt` is this policy's term table and matcher as a build precompiled them (precompiled.py);
+        without it they are worked out and compiled here."""
         self.policy = policy
         # Only sets some rule names go into the matcher: a set nobody uses would cost scan time for nothing.
         used = {name for placed in policy.rules for _, node in rule_conditions(placed.rule, "")
                 for _, name in referenced_sets(node)}
         self._set_ids = {name: index for index, name in enumerate(n for n in policy.sets if n in used)}
-        # One matcher term per distinct spelling; each knows every set it belongs to, across languages and
-        # files. Spellings that normalise alike ("Poupée", "poupee") are all reported by the matcher for one
-        # span; _scan keeps one occurrence per set and span.
-        term_index: dict[str, int] = {}
-        terms: list[str] = []
-        term_sets: list[set[int]] = []
-        for set_name, by_language in policy.sets.items():
-            if set_name not in self._set_ids:
-                continue
-            for language_terms in by_language.values():
-                for term in language_terms:
-                    key = term.strip()
-                    index = term_index.get(key)
-                    if index is None:
-                        index = term_index[key] = len(terms)
-                        terms.append(term)
-                        term_sets.append(set())
-                    term_sets[index].add(self._set_ids[set_name])
-        self._term_sets = [tuple(sorted(sets)) for sets in term_sets]
-        self._term_is_stem = [term.endswith("*") for term in terms]
-        self._matcher = TermMatcher(terms) if terms else None
+        # ONE matcher for the set terms and the category-family words: one database to compile or load.
+        if prebuilt is not None:
+            table, matcher = prebuilt
+            if not len(table.terms) == len(table.sets) == len(table.families) == matcher.term_count:
+                raise ValueError("the precompiled term table and matcher do not fit together")
+            self._origin: Origin = "precompiled"
+        else:
+            table = term_table(policy, self._set_ids)
+            matcher = TermMatcher(table.terms, forms=policy.term_forms)
+            self._origin = "compiled"
+        self._table, self._matcher = table, matcher
+        self._term_sets = table.sets
+        self._term_families = table.families
+        self._term_is_stem = [term.rstrip().endswith("*") for term in table.terms]  # as split_term sees it
 
         self._regexes: dict[str, _Regex] = {}
         self._rules = [self._compile_rule(placed.rule) for placed in policy.rules]
@@ -492,11 +532,7 @@ class CompiledPolicy:
                     by_set.setdefault(set_id, []).append(index)
         self._rules_by_set = {set_id: tuple(indexes) for set_id, indexes in by_set.items()}
         self._always = tuple(always)
-
-        families = list(policy.category_families)
-        family_terms = [(term, families.index(f)) for f in families for term in policy.category_families[f]]
-        self._family_of_term = [index for _, index in family_terms]
-        self._family_matcher = TermMatcher([t for t, _ in family_terms]) if family_terms else None
+        self._families = list(policy.category_families)
 
     # public view -----------------------------------------------------------------------------------------
 
@@ -517,6 +553,21 @@ class CompiledPolicy:
     def category_families(self) -> Mapping[str, Sequence[str]]:
         return self.policy.category_families
 
+    @property
+    def origin(self) -> Origin:
+        """"precompiled" when the matcher was restored from a build's precompiled policy, else "compiled"."""
+        return self._origin
+
+    @property
+    def term_table(self) -> TermTable:
+        """The matcher's terms and what each one means (for precompiled.py)."""
+        return self._table
+
+    @property
+    def matcher(self) -> TermMatcher:
+        """The one term matcher (set terms and category-family words)."""
+        return self._matcher
+
     def family_category(self, family: str) -> str:
         """The DSA statement category of a family (KeyError if no rule has that family)."""
         try:
@@ -526,14 +577,16 @@ class CompiledPolicy:
 
     def families_for_category(self, category_path: str) -> list[str]:
         """Families whose category words occur in a seller's category path, in order of appearance."""
-        if self._family_matcher is None:
+        if not self._families:
             return []
-        families = list(self.policy.category_families)
+        term_families = self._term_families
+        found = sorted((match.start, match.end, family) for match in self._matcher.scan(normalize(category_path).text)
+                       for family in term_families[match.term_id])
         out: list[str] = []
-        for match in sorted(self._family_matcher.scan(normalize(category_path).text), key=lambda m: m.start):
-            family = families[self._family_of_term[match.term_id]]
-            if family not in out:
-                out.append(family)
+        for _, _, family in found:
+            name = self._families[family]
+            if name not in out:
+                out.append(name)
         return out
 
     # evaluation ------------------------------------------------------------------------------------------
@@ -562,8 +615,6 @@ class CompiledPolicy:
         for field, value in enumerate(state.originals):
             normalized = normalize(value)
             state.normalized.append(normalized)
-            if self._matcher is None:
-                continue
             text = normalized.text
             seen: set[tuple[int, int, int]] = set()
             for match in self._matcher.scan(text):
@@ -572,7 +623,7 @@ class CompiledPolicy:
                     # A stem ("poupée*") matched the start of a word: the evidence is the whole word.
                     word_end = _WORD_REST.match(text, end)
                     end = word_end.end() if word_end is not None else end
-                for set_id in self._term_sets[match.term_id]:
+                for set_id in self._term_sets[match.term_id]:  # none for a category-family word
                     key = (set_id, start, end)
                     if key not in seen:  # two terms can match the same span ("doll" and "doll*")
                         seen.add(key)

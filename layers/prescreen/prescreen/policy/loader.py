@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ try:  # libyaml's parser when PyYAML was built with it: the pure-Python one take
 except ImportError:  # pragma: no cover - PyYAML wheels ship libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
-from prescreen.normalize import normalize_term
+from prescreen.policy.matcher import TermForms, term_form
 from prescreen.policy.schema import (
     BasePolicy,
     Language,
@@ -75,6 +75,10 @@ class Policy:
     family_categories: Mapping[str, str]  # family -> DSA statement category
     rules: Sequence[PlacedRule]  # enabled rules, in file order, overrides applied
     files: Sequence[str]  # every file that went into the policy (and into its hash)
+    # Normalised text of (at least) every term of the sets and families, by the term's text: worked out once
+    # for the loader's checks and reused by the matcher. A memo of a pure function, so sharing it between
+    # the policies of one set of files is safe; it takes no part in comparisons.
+    term_forms: TermForms = field(default_factory=dict, compare=False, repr=False)
 
 
 def read_policy_dir(directory: Path) -> dict[str, bytes]:
@@ -95,19 +99,37 @@ def load_policy(name: str = BASE, directory: Path | None = None) -> Policy:
     return build_policy(read_policy_dir(directory or DEFAULT_POLICY_DIR), name)
 
 
-def policy_version(human_version: str, files: PolicyFiles) -> str:
-    """`<human>+<12 hex>`: sha256 over (path, bytes) of each file, sorted by path, with lengths framed so
-    that moving bytes from one file to the next can never give the same hash."""
+def files_digest(files: PolicyFiles) -> str:
+    """sha256 (hex) over (path, bytes) of each file, sorted by path, with lengths framed so that moving
+    bytes from one file to the next can never give the same hash."""
     digest = hashlib.sha256()
     for path in sorted(files):
         data = files[path]
         encoded = path.encode("utf-8")
         digest.update(len(encoded).to_bytes(8, "big") + encoded + len(data).to_bytes(8, "big") + data)
-    return f"{human_version}+{digest.hexdigest()[:12]}"
+    return digest.hexdigest()
 
 
-def build_policy(files: PolicyFiles, name: str = BASE) -> Policy:
-    """Validates and assembles policy `name` from the files; raises PolicyError listing every problem."""
+def policy_version(human_version: str, files: PolicyFiles) -> str:
+    """`<human>+<12 hex>`: the human version and the start of the files' digest."""
+    return f"{human_version}+{files_digest(files)[:12]}"
+
+
+def used_files(files: PolicyFiles, name: str = BASE) -> dict[str, bytes]:
+    """The files policy `name` is built from (base.yaml, terms/, rules/ and its own overlay): what its version
+    hashes. Other overlays and stray files are left out."""
+    used = {p: files[p] for p in files if p == "base.yaml" or _TERM_FILE.match(p) or _RULES_FILE.match(p)}
+    overlay_path = f"overlays/{name}.yaml"
+    if name != BASE and overlay_path in files:
+        used[overlay_path] = files[overlay_path]
+    return used
+
+
+def build_policy(files: PolicyFiles, name: str = BASE, *, term_forms: TermForms | None = None) -> Policy:
+    """Validates and assembles policy `name` from the files; raises PolicyError listing every problem.
+
+    `term_forms` is a table of normalised term texts to read and fill: pass the same one when building
+    several policies from the same files, and each distinct term is normalised once."""
     if not _NAME.match(name):
         raise UnknownPolicyError([PolicyIssue("<policy name>", "", f"'{name}' is not a valid policy name")])
     overlay_path = f"overlays/{name}.yaml"
@@ -123,9 +145,8 @@ def build_policy(files: PolicyFiles, name: str = BASE) -> Policy:
     issues += [PolicyIssue(p, "", "not part of the policy layout (base.yaml, terms/, rules/, overlays/)")
                for p in sorted(stray)]
 
-    used = {p: files[p] for p in files if p == "base.yaml" or _TERM_FILE.match(p) or _RULES_FILE.match(p)}
-    if name != BASE:
-        used[overlay_path] = files[overlay_path]
+    used = used_files(files, name)
+    forms: TermForms = {} if term_forms is None else term_forms
 
     base = _parse("base.yaml", files["base.yaml"], BasePolicy, unreadable)
     sets: dict[str, Mapping[Language, Sequence[str]]] = {}
@@ -143,7 +164,7 @@ def build_policy(files: PolicyFiles, name: str = BASE) -> Policy:
                                           f"term set '{set_name}' is already defined in {set_origin[set_name]}"))
                 continue
             sets[set_name], set_origin[set_name] = term_set, path
-            issues += _check_terms(path, f"sets.{set_name}", term_set)
+            issues += _check_terms(path, f"sets.{set_name}", term_set, forms)
     for path in sorted(p for p in used if _RULES_FILE.match(p)):
         rules_file = _parse(path, used[path], RulesFile, unreadable)
         if rules_file is not None:
@@ -158,7 +179,7 @@ def build_policy(files: PolicyFiles, name: str = BASE) -> Policy:
             human_version = overlay.version
             for set_name, term_set in overlay.sets.items():  # replaces a base set of the same name
                 sets[set_name], set_origin[set_name] = term_set, overlay_path
-                issues += _check_terms(overlay_path, f"sets.{set_name}", term_set)
+                issues += _check_terms(overlay_path, f"sets.{set_name}", term_set, forms)
             reference_prices.update(overlay.reference_prices)
             category_families.update(overlay.category_families)
             placed += _place(overlay.rules, overlay_path)
@@ -177,6 +198,9 @@ def build_policy(files: PolicyFiles, name: str = BASE) -> Policy:
                                       f"no rule has family '{family}', so it has no DSA category"))
     if issues:
         raise PolicyError(issues)
+    for family_terms in category_families.values():
+        for term in family_terms:
+            term_form(term, forms)
     return Policy(
         name=name,
         human_version=human_version,
@@ -187,6 +211,7 @@ def build_policy(files: PolicyFiles, name: str = BASE) -> Policy:
         family_categories=family_categories,
         rules=[p for p in placed if not _is_disabled(p)],
         files=sorted(used),
+        term_forms=forms,
     )
 
 
@@ -238,12 +263,13 @@ def _place(rules: Sequence[Rule], path: str) -> list[PlacedRule]:
     return [PlacedRule(rule, path, f"rules[{index}]") for index, rule in enumerate(rules)]
 
 
-def _check_terms(path: str, where: str, term_set: Mapping[Language, Sequence[str]]) -> list[PolicyIssue]:
+def _check_terms(path: str, where: str, term_set: Mapping[Language, Sequence[str]],
+                 forms: TermForms) -> list[PolicyIssue]:
     # A term without a letter or digit once normalised (punctuation, a lone '*') cannot be a word.
     issues = []
     for language, terms in term_set.items():
         for index, term in enumerate(terms):
-            if not any(ch.isalnum() for ch in normalize_term(term.removesuffix("*"))):
+            if not any(ch.isalnum() for ch in term_form(term, forms)[0]):
                 issues.append(PolicyIssue(path, f"{where}.{language}[{index}]",
                                           f"term '{term}' has no letter or digit once normalised"))
     return issues

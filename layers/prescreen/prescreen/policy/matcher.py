@@ -20,6 +20,10 @@ become "l". On that key:
 
 Hyperscan reports the end of each literal; the start follows from the literal's length, so no
 start-of-match tracking is compiled in. If Hyperscan cannot be imported, pyahocorasick does the same job.
+
+Building a matcher normalises every term and compiles the database (most of a policy's compile time).
+`export()` gives both results (a JSON-able pattern table and the database bytes) and `restore()` starts a
+matcher from them without either step: precompiled.py ships them with the build.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from itertools import product
 from typing import Any, Final, Literal, Protocol
@@ -48,7 +52,7 @@ try:
 except ImportError:
     _HAVE_AHOCORASICK = False
 
-__all__ = ["TermMatch", "TermMatcher"]
+__all__ = ["TermMatch", "TermMatcher", "compile_count", "split_term", "term_form"]
 
 type EngineName = Literal["hyperscan", "ahocorasick"]
 
@@ -172,6 +176,33 @@ def _term_key(text: str) -> str:
     return _squeeze(_key_unsqueezed(raw, _KEY_TABLE, text.isascii())).strip(b" ").decode()
 
 
+# --- terms as written ----------------------------------------------------------------------------------
+
+# Normalised form of a term's text (without the stem mark), by that text. normalize_term is a pure
+# function, so one table can serve the loader's checks and every matcher built from the same files.
+type TermForms = MutableMapping[str, str]
+
+
+def split_term(term: str) -> tuple[str, bool]:
+    """A term as written -> (its text without the stem mark, whether it is a stem): "Poupée*" ->
+    ("Poupée", True)."""
+    term = term.strip()
+    stem = term.endswith("*")
+    return (term.rstrip("*") if stem else term), stem
+
+
+def term_form(term: str, forms: TermForms | None = None) -> tuple[str, bool]:
+    """(the normalised text of a term, whether it is a stem), normalising each distinct text once per
+    `forms` table."""
+    text, stem = split_term(term)
+    if forms is None:
+        return normalize_term(text), stem
+    form = forms.get(text)
+    if form is None:
+        form = forms[text] = normalize_term(text)
+    return form, stem
+
+
 # --- engines -------------------------------------------------------------------------------------------
 
 
@@ -189,6 +220,21 @@ def _collect(pattern_id: int, _start: int, end: int, _flags: int, hits: Any) -> 
     hits.append((pattern_id, end))
 
 
+_compiles_lock = threading.Lock()
+_compiles = 0
+
+
+def compile_count() -> int:
+    """How many pattern databases this process has compiled (a precompiled start compiles none)."""
+    return _compiles
+
+
+def _count_compile() -> None:
+    global _compiles
+    with _compiles_lock:
+        _compiles += 1
+
+
 class _HyperscanEngine:
     name: EngineName = "hyperscan"
 
@@ -198,6 +244,7 @@ class _HyperscanEngine:
         else:
             self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             self._db.compile(expressions=list(patterns), ids=list(range(len(patterns))), flags=0, literal=True)
+            _count_compile()
         self._prototype = hyperscan.Scratch(self._db)
         # One scratch per thread: a scan releases the GIL, and a scratch serves one scan at a time.
         self._local = threading.local()
@@ -223,6 +270,7 @@ class _AhoCorasickEngine:
         for pattern_id, pattern in enumerate(patterns):
             self._automaton.add_word(pattern.decode("latin-1"), pattern_id)
         self._automaton.make_automaton()
+        _count_compile()
 
     def scan(self, data: bytes) -> list[tuple[int, int]]:
         return [(pattern_id, end + 1) for end, pattern_id in self._automaton.iter(data.decode("latin-1"))]
@@ -246,6 +294,9 @@ class _NoEngine:
 # (term id, the term's key as the text must show it)
 type _Entry = tuple[int, str]
 _MAGIC: Final = b"prescreen-terms-v1\0"
+_TABLE_FORMAT: Final = 1
+_TO_DIGIT: Final = bytes.maketrans(b"\x00\x01", b"01")
+_FROM_DIGIT: Final = bytes.maketrans(b"01", b"\x00\x01")
 _MAX_JOINED_GAPS: Final = 3
 _MASK_WINDOW: Final = 80
 
@@ -279,42 +330,121 @@ def _matches_key(found: str, key: str) -> bool:
 class TermMatcher:
     """All the terms of a policy version, compiled once; `scan` finds them in normalised text."""
 
+    # Per pattern (pattern id = index): its length in bytes, its left and right boundary spaces (0 or 1 byte
+    # each), and its entries: (term id, the term's key as the text must show it) for i in
+    # range(_firsts[id], _firsts[id + 1]). Flat columns rather than rows of tuples, so that restore() takes
+    # them as JSON parsed them (lists of scalars parse fastest).
+    _sizes: list[int]
+    _lefts: list[int]
+    _rights: list[int]
+    _firsts: list[int]
+    _entry_terms: list[int]
+    _entry_keys: list[str]
+
     def __init__(
         self,
         terms: Sequence[str],
         *,
         engine: EngineName | None = None,
         serialized: bytes | None = None,
+        forms: TermForms | None = None,
     ) -> None:
         """`terms` as written in the policy ("Poupée*", "sex doll", "硅胶娃娃"); a trailing "*" makes a stem.
-        `serialized` is the output of `serialize()` for the same terms: it skips the database compile."""
+        `serialized` is the output of `serialize()` for the same terms: it skips the database compile.
+        `forms` is a table of normalised term texts to read and fill (see term_form)."""
         patterns: dict[bytes, int] = {}
         pattern_list: list[bytes] = []
-        # Per pattern: its length, its left and right boundary spaces (0 or 1 byte each), its entries.
-        info: list[tuple[int, int, int, list[_Entry]]] = []
+        sizes: list[int] = []
+        lefts: list[int] = []
+        rights: list[int] = []
+        entries: list[list[_Entry]] = []
         for term_id, raw_term in enumerate(terms):
-            term = raw_term.strip()
-            stem = term.endswith("*")
-            key = _term_key(normalize_term(term.rstrip("*") if stem else term))
+            normalized, stem = term_form(raw_term, forms)
+            key = _term_key(normalized)
             if not key:
                 continue
             left = not _CJK_RE.match(key[0])
             right = not stem and not _CJK_RE.match(key[-1])
-            variants = _variants(key)
-            for variant in variants:
+            for variant in _variants(key):
                 pattern = (b" " if left else b"") + variant.encode().translate(_MERGE_TABLE) + (b" " if right else b"")
                 pattern_id = patterns.get(pattern)
                 if pattern_id is None:
                     pattern_id = patterns[pattern] = len(pattern_list)
                     pattern_list.append(pattern)
-                    info.append((len(pattern), int(left), int(right), []))
-                entries = info[pattern_id][3]
-                if (term_id, variant) not in entries:
-                    entries.append((term_id, variant))
-        self._info = [(size, lp, rp, tuple(e)) for size, lp, rp, e in info]
+                    sizes.append(len(pattern))
+                    lefts.append(int(left))
+                    rights.append(int(right))
+                    entries.append([])
+                if (term_id, variant) not in entries[pattern_id]:
+                    entries[pattern_id].append((term_id, variant))
+        self._sizes, self._lefts, self._rights = sizes, lefts, rights
+        self._firsts = [0]
+        self._entry_terms, self._entry_keys = [], []
+        for row in entries:
+            self._entry_terms += [term_id for term_id, _ in row]
+            self._entry_keys += [key for _, key in row]
+            self._firsts.append(len(self._entry_terms))
+        self._term_count = len(terms)
         self._word_index: dict[tuple[int, str, bool], str] | None = None
         self._fingerprint = hashlib.sha256(b"\0".join(pattern_list)).digest()
         self._engine = self._make_engine(pattern_list, engine, serialized)
+
+    # precompiled --------------------------------------------------------------------------------------
+
+    def export(self) -> tuple[dict[str, Any], bytes]:
+        """(the pattern table as JSON-able data, the Hyperscan database): what `restore` needs to start this
+        matcher again without normalising a term or compiling. Only a Hyperscan matcher can be exported."""
+        if self._engine.name != "hyperscan":
+            raise ValueError(f"only a Hyperscan database can be exported, not {self._engine.name}")
+        table = {
+            "format": _TABLE_FORMAT,
+            "terms": self._term_count,
+            "fingerprint": self._fingerprint.hex(),
+            "sizes": self._sizes,
+            "lefts": bytes(self._lefts).translate(_TO_DIGIT).decode(),  # "0110...": a string parses at once
+            "rights": bytes(self._rights).translate(_TO_DIGIT).decode(),
+            "firsts": self._firsts,
+            "entry_terms": self._entry_terms,
+            "entry_keys": self._entry_keys,
+        }
+        return table, self._engine.serialize()
+
+    @classmethod
+    def restore(cls, table: Mapping[str, Any], database: bytes) -> TermMatcher:
+        """The matcher `export()` described (its table may have been through JSON). Raises ValueError if the
+        table or the database cannot be used here (another format, Hyperscan version or CPU, damaged bytes)."""
+        if table.get("format") != _TABLE_FORMAT:
+            raise ValueError(f"pattern table format {table.get('format')!r}, expected {_TABLE_FORMAT}")
+        sizes, lefts, rights = table["sizes"], table["lefts"], table["rights"]
+        firsts, entry_terms, entry_keys = table["firsts"], table["entry_terms"], table["entry_keys"]
+        if not (isinstance(sizes, list) and isinstance(lefts, str) and isinstance(rights, str)
+                and isinstance(firsts, list) and isinstance(entry_terms, list) and isinstance(entry_keys, list)
+                and len(sizes) == len(lefts) == len(rights) == len(firsts) - 1
+                and firsts[0] == 0 and firsts[-1] == len(entry_terms) == len(entry_keys)):
+            raise ValueError("the pattern table's columns are missing or do not fit together")
+        matcher = cls.__new__(cls)
+        matcher._sizes = sizes
+        matcher._lefts = list(lefts.encode().translate(_FROM_DIGIT))
+        matcher._rights = list(rights.encode().translate(_FROM_DIGIT))
+        matcher._firsts, matcher._entry_terms, matcher._entry_keys = firsts, entry_terms, entry_keys
+        matcher._term_count = int(table["terms"])
+        matcher._word_index = None
+        matcher._fingerprint = bytes.fromhex(table["fingerprint"])
+        if not matcher._sizes:
+            matcher._engine = _NoEngine()
+        elif not _HAVE_HYPERSCAN:
+            raise ValueError("a precompiled database needs Hyperscan, which cannot be imported")
+        else:
+            try:
+                matcher._engine = _HyperscanEngine((), database)
+            except hyperscan.error as exc:
+                raise ValueError(f"the Hyperscan database cannot be loaded here: {exc!r}") from exc
+        return matcher
+
+    @property
+    def term_count(self) -> int:
+        """How many terms the matcher was built from (term ids run from 0 to this, exclusive)."""
+        return self._term_count
 
     def _make_engine(self, patterns: list[bytes], engine: EngineName | None, serialized: bytes | None) -> _Engine:
         if not patterns:
@@ -342,7 +472,7 @@ class TermMatcher:
 
     @property
     def pattern_count(self) -> int:
-        return len(self._info)
+        return len(self._sizes)
 
     def serialize(self) -> bytes:
         """The compiled database, to ship with a build and pass back as `serialized`."""
@@ -351,7 +481,7 @@ class TermMatcher:
     def scan(self, text: str) -> list[TermMatch]:
         """Every occurrence of every term in `text` (a `NormalizedText.text`), ordered by position."""
         found = self._scan(text)
-        if "*" in text and self._info:
+        if "*" in text and self._sizes:
             found.update(self._scan_masked(text))
         return [TermMatch(t, s, e) for s, e, t in sorted(found)]
 
@@ -365,15 +495,15 @@ class TermMatcher:
         found: set[tuple[int, int, int]] = set()
         if not hits:
             return found
-        info = self._info
+        sizes, lefts, rights, firsts = self._sizes, self._lefts, self._rights, self._firsts
+        entry_terms, entry_keys = self._entry_terms, self._entry_keys
         unsqueeze = None if marked is None else _Unsqueeze(marked)
         if unsqueeze is not None:
-            hits.sort(key=lambda hit: hit[1] - info[hit[0]][0])
+            hits.sort(key=lambda hit: hit[1] - sizes[hit[0]])
         for pattern_id, end in hits:
-            size, left, right, entries = info[pattern_id]
             # The term's own bytes lie between its boundary spaces; the padding space shifts the key by one.
-            key_start = end - size + left - 1
-            key_end = end - right - 1
+            key_start = end - sizes[pattern_id] + lefts[pattern_id] - 1
+            key_end = end - rights[pattern_id] - 1
             if unsqueeze is None:
                 raw_start, raw_end = key_start, key_end
             else:
@@ -388,14 +518,15 @@ class TermMatcher:
                 stop = start + len(raw[raw_start:raw_end].decode())
             piece = text[start:stop]
             piece_key: str | None = None
-            for term_id, want in entries:
+            for entry in range(firsts[pattern_id], firsts[pattern_id + 1]):
+                want = entry_keys[entry]
                 if piece == want:
-                    found.add((start, stop, term_id))
+                    found.add((start, stop, entry_terms[entry]))
                     continue
                 if piece_key is None:
                     piece_key = _term_key(piece)
                 if _matches_key(piece_key, want):
-                    found.add((start, stop, term_id))
+                    found.add((start, stop, entry_terms[entry]))
         return found
 
     def _scan_masked(self, text: str) -> set[tuple[int, int, int]]:
@@ -426,8 +557,8 @@ class TermMatcher:
             # Built on the first masked text: every word of every term (a stem's last word may be followed
             # by more letters), and every variant written as one word.
             grouped: dict[tuple[int, str, bool], set[str]] = {}
-            for _, _left, right, entries in self._info:
-                for _, variant in entries:
+            for pattern_id, right in enumerate(self._rights):
+                for variant in self._entry_keys[self._firsts[pattern_id] : self._firsts[pattern_id + 1]]:
                     words = variant.split(" ")
                     stem = not right and not _CJK_RE.match(variant[-1])
                     for i, word in enumerate(words):
