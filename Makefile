@@ -27,7 +27,7 @@ lint: $(VENV)/.installed
 
 build: $(BUILD_STAMP)  ## sam build (no container) -> .aws-sam/build
 
-$(BUILD_STAMP): $(SAM) template.yaml $(SOURCES)
+$(BUILD_STAMP): $(SAM) template.yaml layers/prescreen/Makefile $(SOURCES)
 	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build
 	@touch $@
 

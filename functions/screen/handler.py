@@ -7,11 +7,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
 
 from prescreen.api.screen import app
+from prescreen.policy.provider import preload_policies
 from prescreen.webhook import logger, metrics
 
 tracer = Tracer(service="prescreen")
 # problem+json is text: without it Mangum would base64-encode every error body.
 asgi_handler = Mangum(app, lifespan="off", text_mime_types=["application/json", "application/problem+json"])
+# During Lambda init, outside any request: the bundled policies, precompiled with the layer.
+preload_policies()
 
 
 @logger.inject_lambda_context(clear_state=True)
