@@ -28,6 +28,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Literal
 
+from prescreen.classifier.policy import ClassifierPolicy
 from prescreen.models import Evidence, Listing, RuleHit, attribute_pointer
 from prescreen.normalize import NormalizedText, find_measurements, normalize, normalize_term, to_canonical
 from prescreen.policy.loader import Policy
@@ -552,6 +553,11 @@ class CompiledPolicy:
     @property
     def category_families(self) -> Mapping[str, Sequence[str]]:
         return self.policy.category_families
+
+    @property
+    def classifier(self) -> ClassifierPolicy:
+        """How classifier scores act on this policy's decisions (thresholds, fallbacks)."""
+        return self.policy.classifier
 
     @property
     def origin(self) -> Origin:

@@ -23,6 +23,7 @@ try:  # libyaml's parser when PyYAML was built with it: the pure-Python one take
 except ImportError:  # pragma: no cover - PyYAML wheels ship libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
+from prescreen.classifier.policy import ClassifierPolicy
 from prescreen.policy.matcher import TermForms, term_form
 from prescreen.policy.schema import (
     BasePolicy,
@@ -75,6 +76,7 @@ class Policy:
     family_categories: Mapping[str, str]  # family -> DSA statement category
     rules: Sequence[PlacedRule]  # enabled rules, in file order, overrides applied
     files: Sequence[str]  # every file that went into the policy (and into its hash)
+    classifier: ClassifierPolicy = field(default_factory=ClassifierPolicy)  # thresholds and fallbacks
     # Normalised text of (at least) every term of the sets and families, by the term's text: worked out once
     # for the loader's checks and reused by the matcher. A memo of a pure function, so sharing it between
     # the policies of one set of files is safe; it takes no part in comparisons.
@@ -173,6 +175,7 @@ def build_policy(files: PolicyFiles, name: str = BASE, *, term_forms: TermForms 
     human_version = base.version if base is not None else "invalid"
     reference_prices = dict(base.reference_prices) if base is not None else {}
     category_families: dict[str, Sequence[str]] = dict(base.category_families) if base is not None else {}
+    classifier = base.classifier if base is not None else ClassifierPolicy()
     if name != BASE:
         overlay = _parse(overlay_path, used[overlay_path], Overlay, unreadable)
         if overlay is not None:
@@ -182,6 +185,7 @@ def build_policy(files: PolicyFiles, name: str = BASE, *, term_forms: TermForms 
                 issues += _check_terms(overlay_path, f"sets.{set_name}", term_set, forms)
             reference_prices.update(overlay.reference_prices)
             category_families.update(overlay.category_families)
+            classifier = overlay.classifier or classifier
             placed += _place(overlay.rules, overlay_path)
             placed = _apply_overlay(overlay, overlay_path, placed, issues)
 
@@ -212,6 +216,7 @@ def build_policy(files: PolicyFiles, name: str = BASE, *, term_forms: TermForms 
         rules=[p for p in placed if not _is_disabled(p)],
         files=sorted(used),
         term_forms=forms,
+        classifier=classifier,
     )
 
 

@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
+from prescreen.classifier.policy import ClassifierPolicy
 from prescreen.iso_codes import COUNTRY_CODES
 from prescreen.models import STATEMENT_CATEGORIES, RuleAction, RuleMode
 
@@ -247,6 +248,8 @@ class BasePolicy(_Model):
     reference_prices: ReferencePrices = Field(default_factory=dict)
     category_families: CategoryFamilies = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
+    classifier: ClassifierPolicy = Field(default_factory=ClassifierPolicy,
+                                         description="how classifier scores act: thresholds and fallbacks")
 
 
 class Overlay(_Model):
@@ -261,6 +264,7 @@ class Overlay(_Model):
     # Extensions: a marketplace may price things differently or map more seller categories.
     reference_prices: ReferencePrices = Field(default_factory=dict)
     category_families: CategoryFamilies = Field(default_factory=dict)
+    classifier: ClassifierPolicy | None = Field(None, description="replaces the base's classifier block")
 
 
 # --- checks across files --------------------------------------------------------------------------------
