@@ -382,7 +382,7 @@ def test_one_weak_cue_is_sent_to_review(base: CompiledPolicy, title: str) -> Non
     listing("Kukla dlya vzroslyh 110 sm devochka"),                # Russian in Latin letters
     listing("shiti wawa luoli"),                                   # Chinese in pinyin
     listing("实体 娃娃 幼女"),                                        # a space inside a Chinese word
-    listing("С\u0435кс кукл\u0430 школьница"),  # noqa: RUF001 - Latin letters inside Russian words
+    listing("С\u0435кс кукл\u0430 школьница"),
     listing("Loli doll 105 cm for adult collectors"),              # collectors' dolls stay under 90 cm
     listing("\uff33\uff25\uff38 \uff24\uff2f\uff2c\uff2c \uff11\uff11\uff10\uff23\uff2d"),  # full-width 110CM
     listing("Doll for adults, 110 cm, teen look, not for children"),   # a warning is no children's doll

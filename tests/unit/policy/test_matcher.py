@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001, RUF003 - the inputs are look-alike characters on purpose.
+
 import random
 import re
 
