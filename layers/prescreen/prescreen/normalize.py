@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001, RUF002, RUF003 - this module's tables are made of look-alike and typographic characters.
 """Text normalisation for matching, with every span mappable back to what the seller wrote.
 
 `normalize()` runs, in this order: removal of invisible characters (zero-width, bidi controls, soft hyphen,
