@@ -56,7 +56,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    os.environ["PRESCREEN_MARKETPLACES_FILE"] = str(args.tenants or dev_marketplaces_path())
+    os.environ["PRESCREEN_MARKETPLACES_FILE"] = str(
+        args.tenants or os.environ.get("PRESCREEN_MARKETPLACES_FILE") or dev_marketplaces_path())
     local_db = None
     endpoint = os.environ.get("PRESCREEN_DYNAMODB_ENDPOINT")
     if not endpoint:
