@@ -34,6 +34,7 @@ $(BUILD_STAMP): $(SAM) template.yaml layers/prescreen/Makefile $(SOURCES)
 bench: $(VENV)/.installed  ## benchmarks: medians and ratios, side by side
 	$(BIN)/python tests/bench/bench_matching.py
 	$(BIN)/python tests/bench/bench_classifier.py
+	$(BIN)/python tests/bench/bench_webhook.py
 
 $(VENV)/.installed: requirements/dev.lock layers/prescreen/requirements.txt layers/model/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
