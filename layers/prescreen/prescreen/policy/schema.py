@@ -27,8 +27,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_jso
 from pydantic_core import core_schema
 
 from prescreen.classifier.policy import ClassifierPolicy
-from prescreen.iso_codes import COUNTRY_CODES
-from prescreen.models import STATEMENT_CATEGORIES, RuleAction, RuleMode
+from prescreen.models import STATEMENT_CATEGORIES, CountryCode, RuleAction, RuleMode
 
 LANGUAGES: tuple[str, ...] = ("fr", "en", "de", "es", "it", "pl", "nl", "pt", "ru", "zh", "any")
 Language = Literal["fr", "en", "de", "es", "it", "pl", "nl", "pt", "ru", "zh", "any"]
@@ -67,12 +66,6 @@ def _check_regex(value: str) -> str:
     return value
 
 
-def _check_country(value: str) -> str:
-    if value not in COUNTRY_CODES:
-        raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-2 country code")
-    return value
-
-
 def _one_or_many(value: object) -> object:
     # `terms: doll` and `terms: [doll, toy]` mean the same; a single name is the common case.
     return [value] if isinstance(value, str) else value
@@ -84,7 +77,6 @@ Category = Annotated[
     WithJsonSchema({"type": "string", "enum": sorted(STATEMENT_CATEGORIES)}),
 ]
 Regex = Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_check_regex)]
-CountryCode = Annotated[str, AfterValidator(_check_country)]
 SetRef = Annotated[
     list[SetName],
     BeforeValidator(_one_or_many),
