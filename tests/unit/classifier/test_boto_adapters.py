@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 
 from prescreen.classifier.base import ClassifierUnavailable
 from prescreen.classifier.bedrock import BedrockGuardrailClassifier
+from prescreen.classifier.lambda_invoke import LambdaInvokeClassifier
 from prescreen.classifier.sagemaker import SageMakerClassifier
 
 
@@ -89,3 +90,47 @@ def test_bedrock_no_intervention_scores_nothing() -> None:
         stub.add_response("apply_guardrail", guardrail_response("NONE", []))
         scores = BedrockGuardrailClassifier(client, "gr-123", "1").classify("a teapot", 0.8)
     assert (scores.scores, scores.unmapped) == ({}, {})
+
+
+def proxy_payload(status: int, body: object) -> StreamingBody:
+    return streaming({"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(body)})
+
+
+def test_lambda_invoke_sends_a_function_url_event_and_reads_the_proxy_response() -> None:
+    client = boto_client("lambda")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "invoke",
+            {"StatusCode": 200, "Payload": proxy_payload(200, {
+                "model": "prescreen-listing-classifier-1.0.0",
+                "results": [{"flagged": True, "categories": {}, "category_scores": {"drugs": 0.88}}]})},
+        )
+        stub.add_response("invoke", {"StatusCode": 200, "Payload": proxy_payload(400, {"error": {}})})
+        stub.add_response("invoke", {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": streaming({})})
+        classifier = LambdaInvokeClassifier(client, "prescreen-classifier:live", "prescreen-listing-classifier")
+        scores = classifier.classify("party pills", 0.8)
+        with pytest.raises(ClassifierUnavailable) as refused:
+            classifier.classify("x", 0.8)
+        with pytest.raises(ClassifierUnavailable) as crashed:
+            classifier.classify("x", 0.8)
+    assert scores.scores == {"drugs": 0.88}
+    assert (refused.value.kind, crashed.value.kind) == ("http_error", "http_error")
+
+
+def test_the_model_function_answers_the_event_the_adapter_sends() -> None:
+    # The adapter's event, handed to the model function's real handler (in-process: no AWS here).
+    from prescreen_model.lambda_handler import handle
+
+    class Capture:
+        def __init__(self) -> None:
+            self.payload = b""
+
+        def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
+            self.payload = Payload
+            answer = json.dumps(handle(json.loads(Payload))).encode()
+            return {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(answer), len(answer))}
+
+    classifier = LambdaInvokeClassifier(Capture(), "prescreen-classifier", "prescreen-listing-classifier")
+    scores = classifier.classify("mini love doll 80cm young girl face, sex doll", 2.0)
+    assert set(scores.scores) >= {"childlike_sex_doll", "drugs"}
+    assert scores.scores["childlike_sex_doll"] > 0.5

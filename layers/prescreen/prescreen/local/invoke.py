@@ -120,6 +120,8 @@ def invoke(build_dir: Path, logical_id: str, event_path: Path, dynamodb_endpoint
             "PRESCREEN_DYNAMODB_ENDPOINT": dynamodb_endpoint,
             "PRESCREEN_SIGNATURE_TOLERANCE_SECONDS": str(REPLAY_TOLERANCE_SECONDS),
             "PRESCREEN_MARKETPLACES_PARAMETER_PREFIX": "",
+            # The deployed function calls the model function by Lambda Invoke; none exists locally: rules only.
+            "PRESCREEN_CLASSIFIER": "none",
         }
         with tempfile.TemporaryDirectory() as scratch:
             result_path = Path(scratch) / "response.json"
