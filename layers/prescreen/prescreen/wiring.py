@@ -70,7 +70,7 @@ def _label_map(setting: str) -> dict[str, str]:
     return {str(k): v for k, v in mapping.items()}
 
 
-def _api_key(settings: Settings) -> Callable[[], str | None] | None:
+def api_key_source(settings: Settings) -> Callable[[], str | None] | None:
     """API keys come from SSM or Secrets Manager through Powertools Parameters, cached for 5 minutes."""
     if settings.classifier_api_key_parameter:
         name = settings.classifier_api_key_parameter
@@ -110,7 +110,7 @@ def build_classifier(settings: Settings) -> GuardedClassifier | None:
         return None
     if settings.classifier == "http":
         inner = ModerationHttpClassifier(str(settings.classifier_url), settings.classifier_model,
-                                         _label_map(settings.classifier_labels), _api_key(settings))
+                                         _label_map(settings.classifier_labels), api_key_source(settings))
     elif settings.classifier == "lambda":
         inner = LambdaInvokeClassifier(_boto_client("lambda", settings), str(settings.classifier_function),
                                        settings.classifier_model, _label_map(settings.classifier_labels))
