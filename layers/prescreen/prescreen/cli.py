@@ -107,7 +107,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
 
 
 def _cmd_screen(args: argparse.Namespace) -> int:
-    from prescreen.models import Listing
+    from prescreen.models import Listing, json_pointer
     from prescreen.settings import get_settings
     from prescreen.wiring import build_screener
 
@@ -126,7 +126,7 @@ def _cmd_screen(args: argparse.Namespace) -> int:
                 except ValidationError as error:
                     failures += 1
                     first = error.errors()[0]
-                    pointer = "".join(f"/{part}" for part in first["loc"])
+                    pointer = json_pointer(first["loc"])
                     out.write(json.dumps({"line": number, "error": first["msg"], "pointer": pointer}) + "\n")
                     continue
                 screening = screener.screen(listing, args.policy)

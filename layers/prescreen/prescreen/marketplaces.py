@@ -71,9 +71,6 @@ class FileMarketplaceDirectory:
     def get(self, marketplace: str) -> MarketplaceConfig | None:
         return self._configs.get(marketplace)
 
-    def names(self) -> list[str]:
-        return sorted(self._configs)
-
 
 class ParameterStoreMarketplaceDirectory:
     """One SecureString JSON per marketplace at `{prefix}/{marketplace}`, cached for `max_age` seconds."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -161,17 +162,17 @@ class Listing(BaseModel):
             fields.append(("/category", self.category))
         for key, value in self.attributes.items():
             if isinstance(value, str) and value:
-                fields.append((f"/attributes/{_escape_pointer(key)}", value))
+                fields.append((attribute_pointer(key), value))
         return fields
 
 
-def _escape_pointer(token: str) -> str:
-    # RFC 6901: '~' and '/' inside a key are escaped so the pointer stays unambiguous.
-    return token.replace("~", "~0").replace("/", "~1")
+def json_pointer(parts: Iterable[object]) -> str:
+    """RFC 6901 pointer of a path ('' for the whole document); '~' and '/' inside a key are escaped."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
 def attribute_pointer(key: str) -> str:
-    return f"/attributes/{_escape_pointer(key)}"
+    return json_pointer(("attributes", key))
 
 
 class Evidence(BaseModel):

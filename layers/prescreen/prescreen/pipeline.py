@@ -71,10 +71,6 @@ class Screener:
         self._policies = policies
         self._classifier = classifier
 
-    @property
-    def classifier_name(self) -> str | None:
-        return None if self._classifier is None else self._classifier.name
-
     def screen(self, listing: Listing, policy_name: str) -> Screening:
         policy = self._policies.get(policy_name)
         hits = policy.evaluate(listing)  # normalisation happens inside, once per field

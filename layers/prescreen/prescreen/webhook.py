@@ -24,7 +24,7 @@ from prescreen.errors import (
     UnsupportedMediaType,
 )
 from prescreen.marketplaces import MarketplaceConfigError, MarketplaceDirectory
-from prescreen.models import DecisionResponse, Listing
+from prescreen.models import DecisionResponse, Listing, json_pointer
 from prescreen.pipeline import Screener
 from prescreen.records import DecisionRecord, new_decision_id
 from prescreen.settings import Settings
@@ -48,7 +48,7 @@ def mask(identifier: str | None) -> str | None:
 def validation_problems(error: ValidationError) -> list[FieldProblem]:
     problems = []
     for item in error.errors(include_url=False):
-        pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in item["loc"])
+        pointer = json_pointer(item["loc"])
         detail = item["msg"] if item["loc"] else f"{item['msg']} (the body must be a listing object)"
         problems.append(FieldProblem(pointer=pointer, detail=detail))
     return problems

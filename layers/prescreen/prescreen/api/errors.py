@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from prescreen.errors import FieldProblem, ServiceUnavailable, WebhookError
+from prescreen.models import json_pointer
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -54,7 +55,7 @@ async def _webhook_error(_: Request, error: Exception) -> JSONResponse:
 async def _request_validation(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     problems = [
-        FieldProblem("/" + "/".join(str(p) for p in item["loc"]), str(item["msg"])) for item in error.errors()
+        FieldProblem(json_pointer(item["loc"]), str(item["msg"])) for item in error.errors()
     ]
     return problem_response(422, "invalid-request", "Request is invalid", "the request is invalid", problems)
 

@@ -24,10 +24,6 @@ class GuardedClassifier:
     def name(self) -> str:
         return self._inner.name
 
-    @property
-    def breaker(self) -> CircuitBreaker:
-        return self._breaker
-
     def classify(self, text: str) -> ClassifierScores:
         if not self._breaker.allow():
             raise ClassifierUnavailable("circuit_open", f"{self.name} failed repeatedly; cooling down")
