@@ -18,6 +18,8 @@ EVENTS = REPO / "events" / "screen"
 EXPECTED: dict[str, dict[str, object]] = json.loads((EVENTS / "expected.json").read_text())
 CLASSIFIER_EVENTS = REPO / "events" / "classifier"
 CLASSIFIER_EXPECTED: dict[str, dict[str, object]] = json.loads((CLASSIFIER_EVENTS / "expected.json").read_text())
+REVIEW_EVENTS = REPO / "events" / "review"
+REVIEW_EXPECTED: dict[str, dict[str, object]] = json.loads((REVIEW_EVENTS / "expected.json").read_text())
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +30,8 @@ def built() -> None:
 
 
 def test_every_event_file_has_an_expectation() -> None:
-    for folder, expected in ((EVENTS, EXPECTED), (CLASSIFIER_EVENTS, CLASSIFIER_EXPECTED)):
+    for folder, expected in ((EVENTS, EXPECTED), (CLASSIFIER_EVENTS, CLASSIFIER_EXPECTED),
+                             (REVIEW_EVENTS, REVIEW_EXPECTED)):
         files = {path.name for path in folder.glob("*.json")} - {"expected.json"}
         assert files == set(expected)
 
@@ -54,6 +57,26 @@ def test_the_built_function_answers_each_event(event_name: str, dynamodb_endpoin
     else:
         assert response["headers"]["content-type"] == "application/problem+json"
         assert body["errors"], body
+
+
+@pytest.mark.parametrize("event_name", sorted(REVIEW_EXPECTED))
+def test_the_built_review_function_answers_each_event(event_name: str, dynamodb_endpoint: str) -> None:
+    # As API Gateway calls it: the JWT authorizer's verified claims in the event, an empty decision log.
+    response = invoke(BUILD, "ReviewFunction", REVIEW_EVENTS / event_name, dynamodb_endpoint=dynamodb_endpoint)
+    expected = REVIEW_EXPECTED[event_name]
+    assert response["statusCode"] == expected["status"], response.get("body")
+    if event_name == "console":
+        assert response["headers"]["content-type"].startswith("text/html")
+        assert "<html" in response["body"].lower()
+        return
+    body = json.loads(response["body"])
+    if expected["status"] == 200 and "items" in expected:
+        assert len(body["items"]) == expected["items"]
+    elif expected["status"] == 200:
+        assert body == {"operator": "operator@marketplace.example", "marketplaces": ["demo", "demo-rotating"]}
+    else:
+        assert response["headers"]["content-type"] == "application/problem+json"
+        assert body["detail"], body
 
 
 def test_the_built_layer_is_importable_without_this_virtualenv() -> None:

@@ -9,9 +9,17 @@ from typing import Any
 import pytest
 
 from prescreen.models import DecisionOutcome, Evidence, Reason
-from prescreen.records import DecisionRecord, new_decision_id
+from prescreen.records import (
+    AuditAction,
+    AuditEntry,
+    CallbackRecord,
+    DecisionRecord,
+    Verdict,
+    VerdictOutcome,
+    new_decision_id,
+)
 from prescreen.settings import Settings
-from prescreen.store import DecisionStore, DuplicateRequest
+from prescreen.store import DecisionQuery, DecisionStore, DuplicateRequest, InvalidCursor, Page, StaleRevision
 from prescreen.store.dynamodb import DynamoDBDecisionStore
 from prescreen.store.memory import InMemoryDecisionStore
 
@@ -102,3 +110,140 @@ def test_the_dynamodb_item_carries_ttl_and_index_keys(local_settings: Settings, 
     assert item["expires_at"]["N"] == str(saved.expires_at)
     assert item["gsi2pk"]["S"] == "QUEUE#demo"
     assert item["gsi3pk"]["S"] == "SELLER#demo#s-1"
+
+
+# ---- operators' review: conditional changes, audit trail, callbacks, paged queries ----------------------
+
+OPERATOR = "alice@example.com"
+
+
+def decide(before: DecisionRecord, verdict: VerdictOutcome = "block",
+           at: datetime = T0 + timedelta(hours=1)) -> DecisionRecord:
+    return before.model_copy(update={
+        "revision": before.revision + 1, "review_status": "decided", "updated_at": at,
+        "verdict": Verdict(verdict=verdict, operator=OPERATOR, note="checked", decided_at=at)}, deep=True)
+
+
+def audit_of(before: DecisionRecord, after: DecisionRecord, action: AuditAction = "review") -> AuditEntry:
+    return AuditEntry(decision_id=after.decision_id, revision=after.revision, at=after.updated_at or T0,
+                      operator=OPERATOR, action=action, before=before.review_state(), after=after.review_state())
+
+
+def callback_of(after: DecisionRecord) -> CallbackRecord:
+    return CallbackRecord(decision_id=after.decision_id, revision=after.revision, marketplace=after.marketplace,
+                          message_id=f"cb_{after.decision_id}_{after.revision}", payload={"data": {"x": 1}},
+                          created_at=T0)
+
+
+def every_page(read: Callable[[str | None], Page[DecisionRecord]]) -> tuple[list[str], int]:
+    """All items across pages, and how many pages it took."""
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        page = read(cursor)
+        pages += 1
+        seen.extend(r.webhook_id for r in page.items)
+        if page.next_cursor is None:
+            return seen, pages
+        cursor = page.next_cursor
+        assert pages < 50, "pagination does not end"
+
+
+def test_a_change_is_stored_with_its_audit_entry_and_callback(store: DecisionStore) -> None:
+    before = record("rev-1", "review")
+    store.save_decision(before)
+    after = decide(before)
+    store.apply_change(before, after, audit_of(before, after), callback_of(after))
+    assert store.get_decision(before.decision_id) == after
+    assert [(e.action, e.revision, e.before["review_status"], e.after["final_decision"])
+            for e in store.audit_trail(before.decision_id)] == [("review", 1, "pending", "block")]
+    assert store.callbacks(before.decision_id) == [callback_of(after)]
+    assert store.get_callback(before.decision_id, 1) == callback_of(after)
+
+
+def test_a_change_based_on_a_stale_revision_writes_nothing(store: DecisionStore) -> None:
+    before = record("rev-2", "review")
+    store.save_decision(before)
+    first = decide(before, "block")
+    store.apply_change(before, first, audit_of(before, first), callback_of(first))
+    second = decide(before, "allow")  # computed from the same, now stale, revision
+    with pytest.raises(StaleRevision):
+        store.apply_change(before, second, audit_of(before, second), callback_of(second))
+    assert store.get_decision(before.decision_id) == first
+    assert len(store.audit_trail(before.decision_id)) == 1
+    assert [c.revision for c in store.callbacks(before.decision_id)] == [1]
+
+
+def test_a_decided_item_leaves_the_queue_and_a_block_verdict_enters_the_statements(store: DecisionStore) -> None:
+    before = record("rev-3", "review")
+    store.save_decision(before)
+    query = DecisionQuery(marketplace="demo", since=T0 - timedelta(days=1), until=T0 + timedelta(days=1),
+                          review_status="pending")
+    assert [r.webhook_id for r in store.query_decisions(query).items] == ["rev-3"]
+    after = decide(before, "block", at=T0 + timedelta(days=3))
+    store.apply_change(before, after, audit_of(before, after), None)
+    assert store.query_decisions(query).items == []
+    # Statements are dated by when the block applied (the verdict), not when the listing was screened.
+    verdict_day = DecisionQuery(marketplace="demo", since=T0 + timedelta(days=2), until=T0 + timedelta(days=4))
+    assert [r.webhook_id for r in store.statements_page("demo", verdict_day.since, verdict_day.until, 10, None).items
+            ] == ["rev-3"]
+    assert store.statements_page("demo", T0 - timedelta(days=1), T0 + timedelta(days=1), 10, None).items == []
+
+
+def test_a_callback_records_its_delivery(store: DecisionStore) -> None:
+    before = record("rev-4", "review")
+    store.save_decision(before)
+    after = decide(before)
+    store.apply_change(before, after, audit_of(before, after), callback_of(after))
+    delivered = callback_of(after).model_copy(update={"status": "delivered", "attempts": 2, "delivered_at": T0})
+    store.save_callback(delivered)
+    assert store.get_callback(after.decision_id, 1) == delivered
+
+
+def test_queries_filter_and_page_through_months_newest_first(store: DecisionStore) -> None:
+    # 13 decisions over two months, three outcomes, two marketplaces.
+    for index in range(13):
+        outcome: DecisionOutcome = ("allow", "review", "block")[index % 3]
+        store.save_decision(record(f"q{index:02d}", outcome, at=T0 - timedelta(days=3 * index)))
+    store.save_decision(record("elsewhere", "block", at=T0, marketplace="other"))
+    def window(**filters: Any) -> Callable[[str | None], Page[DecisionRecord]]:
+        return lambda cursor: store.query_decisions(DecisionQuery(
+            marketplace="demo", since=T0 - timedelta(days=60), until=T0 + timedelta(days=1), cursor=cursor,
+            **filters))
+
+    everything, pages = every_page(window(limit=4))
+    assert everything == [f"q{index:02d}" for index in range(13)]
+    assert pages >= 4
+    blocks, _ = every_page(window(decision="block", limit=2))
+    assert blocks == [f"q{index:02d}" for index in range(13) if index % 3 == 2]
+    none_of_that_category, _ = every_page(window(category="STATEMENT_CATEGORY_ANIMAL_WELFARE"))
+    assert none_of_that_category == []
+    minors, _ = every_page(window(category="STATEMENT_CATEGORY_PROTECTION_OF_MINORS", limit=3))
+    assert minors == [f"q{index:02d}" for index in range(13) if index % 3 != 0]
+    narrow = DecisionQuery(marketplace="demo", since=T0 - timedelta(days=6), until=T0 - timedelta(days=3))
+    assert [r.webhook_id for r in store.query_decisions(narrow).items] == ["q01", "q02"]
+
+
+def test_statements_page_oldest_first_across_months(store: DecisionStore) -> None:
+    for index in range(7):
+        store.save_decision(record(f"s{index}", "block", at=T0 - timedelta(days=10 * index)))
+    store.save_decision(record("allowed", "allow", at=T0))
+    since, until = T0 - timedelta(days=90), T0 + timedelta(days=1)
+    found, pages = every_page(lambda cursor: store.statements_page("demo", since, until, 3, cursor))
+    assert found == [f"s{index}" for index in reversed(range(7))]
+    assert pages >= 3
+
+
+def test_a_cursor_for_another_marketplace_is_refused(store: DecisionStore) -> None:
+    for index in range(3):
+        store.save_decision(record(f"o{index}", "block", at=T0 - timedelta(minutes=index), marketplace="other"))
+    theirs = store.query_decisions(DecisionQuery(marketplace="other", since=T0 - timedelta(days=1), until=T0,
+                                                 limit=1))
+    assert theirs.next_cursor is not None
+    with pytest.raises(InvalidCursor):
+        store.query_decisions(DecisionQuery(marketplace="demo", since=T0 - timedelta(days=1), until=T0,
+                                            cursor=theirs.next_cursor))
+    with pytest.raises(InvalidCursor):
+        store.query_decisions(DecisionQuery(marketplace="demo", since=T0 - timedelta(days=1), until=T0,
+                                            cursor="not-a-cursor"))

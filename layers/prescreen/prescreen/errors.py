@@ -52,3 +52,27 @@ class ServiceUnavailable(WebhookError):
     def __init__(self, detail: str, retry_after_seconds: int) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
+
+
+class OperatorUnauthorized(WebhookError):
+    status, title, slug = 401, "Authentication required", "operator-unauthorized"
+
+
+class Forbidden(WebhookError):
+    status, title, slug = 403, "Not allowed for this operator", "forbidden"
+
+
+class NotFound(WebhookError):
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class ReviewConflict(WebhookError):
+    status, title, slug = 409, "The decision is not in a state that allows this", "review-conflict"
+
+
+class InvalidQuery(WebhookError):
+    status, title, slug = 400, "Invalid query", "invalid-query"
+
+
+class ReviewUnavailable(ServiceUnavailable):
+    title, slug = "The decision log or the callback queue is unavailable; retry later", "review-unavailable"

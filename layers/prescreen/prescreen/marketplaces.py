@@ -1,4 +1,4 @@
-"""Per-marketplace configuration: signing secrets now; policy overlay, callback URL, territories later.
+"""Per-marketplace configuration: signing secrets, policy overlay, callback URL, DSA statement details.
 
 Locally a JSON file `{"<marketplace>": {"secrets": ["whsec_..."]}}`; in AWS one SSM SecureString JSON
 per marketplace under a path, read through Powertools Parameters and cached.
@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from prescreen.models import CountryCode
 from prescreen.signatures import decode_secret
 
 MARKETPLACE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -28,6 +29,14 @@ class MarketplaceConfig(BaseModel):
 
     secrets: list[str] = Field(min_length=1, description="active whsec_ secrets; several during rotation")
     policy: str = Field("base", pattern=r"^[a-z0-9_]+$", description="policy overlay name")
+    callback_url: str | None = Field(
+        None, max_length=2048,
+        description="where verdicts are sent (https; checked against private addresses when sending)")
+    callback_secret: str | None = Field(None, description="whsec_ secret signing callbacks (default: secrets[0])")
+    territorial_scope: list[CountryCode] | None = Field(
+        None, description="EEA countries the marketplace serves (statements of reasons); default: the EU 27")
+    terms_url: str | None = Field(
+        None, max_length=500, description="public terms of service, cited by statements for terms breaches")
 
     @field_validator("secrets")
     @classmethod
@@ -35,6 +44,18 @@ class MarketplaceConfig(BaseModel):
         for secret in secrets:
             decode_secret(secret)
         return secrets
+
+    @field_validator("callback_secret")
+    @classmethod
+    def _callback_secret_decodes(cls, secret: str | None) -> str | None:
+        if secret is not None:
+            decode_secret(secret)
+        return secret
+
+    @property
+    def signing_secret(self) -> str:
+        """The secret that signs our callbacks to this marketplace."""
+        return self.callback_secret or self.secrets[0]
 
 
 class MarketplaceDirectory(Protocol):
@@ -71,6 +92,9 @@ class FileMarketplaceDirectory:
     def get(self, marketplace: str) -> MarketplaceConfig | None:
         return self._configs.get(marketplace)
 
+    def names(self) -> list[str]:
+        return sorted(self._configs)
+
 
 class ParameterStoreMarketplaceDirectory:
     """One SecureString JSON per marketplace at `{prefix}/{marketplace}`, cached for `max_age` seconds."""
@@ -91,6 +115,21 @@ class ParameterStoreMarketplaceDirectory:
             config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
             self._provider = SSMProvider(boto_config=config)
         return self._provider
+
+    def names(self) -> list[str]:
+        """Every configured marketplace (names only: the values are not decrypted)."""
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        names: list[str] = []
+        try:
+            pages = boto3.client("ssm").get_paginator("get_parameters_by_path").paginate(
+                Path=self._prefix, Recursive=False, WithDecryption=False)
+            for page in pages:
+                names.extend(parameter["Name"].rsplit("/", 1)[-1] for parameter in page["Parameters"])
+        except (BotoCoreError, ClientError) as error:
+            raise MarketplaceConfigError(f"{self._prefix}: {error}") from error
+        return sorted(name for name in names if MARKETPLACE_NAME.match(name))
 
     def get(self, marketplace: str) -> MarketplaceConfig | None:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError

@@ -64,6 +64,23 @@ class Settings(BaseModel):
     bedrock_guardrail_id: str | None = None
     bedrock_guardrail_version: str = "DRAFT"
     bedrock_topics: str = Field("{}", description="JSON object: guardrail denied-topic name -> family")
+    # Operators' review (see README, "Review").
+    operator_auth: Literal["tokens", "jwt"] = Field(
+        "tokens", description="tokens: a local file of bearer tokens; jwt: API Gateway's JWT authorizer (Cognito)")
+    operators_file: Path | None = Field(None, description="token -> operator and marketplaces (local)")
+    operator_marketplaces_claim: str = Field("custom:marketplaces", description="JWT claim listing marketplaces")
+    claim_lease_seconds: int = Field(900, ge=30, le=86_400)
+    console_cognito_domain: str | None = Field(None, description="https://<prefix>.auth.<region>.amazoncognito.com")
+    console_cognito_client_id: str | None = None
+    # Callbacks to marketplaces.
+    callback_queue_url: str | None = Field(None, description="SQS queue between a verdict and its delivery")
+    sqs_endpoint: str | None = Field(None, description="e.g. the local moto server")
+    callback_allow_private_networks: bool = Field(
+        False, description="local development only: allow http:// and loopback/private callback addresses")
+    callback_timeout_seconds: float = Field(5.0, gt=0, le=30)
+    callback_max_attempts: int = Field(8, ge=1, le=50, description="deliveries tried before the dead-letter queue")
+    callback_backoff_base_seconds: int = Field(30, ge=0)
+    callback_backoff_max_seconds: int = Field(3600, ge=0, le=43_200)
 
     @model_validator(mode="after")
     def _replay_window_only_locally(self) -> Self:
@@ -84,6 +101,9 @@ class Settings(BaseModel):
                      self.policy_appconfig_profile)
         if any(appconfig) and not all(appconfig):
             raise ValueError("policy_appconfig_application, _environment and _profile go together")
+        if self.callback_allow_private_networks and self.stage != "local":
+            # The SSRF guard may only be relaxed on a developer's machine.
+            raise ValueError("callback_allow_private_networks is only allowed when stage is 'local'")
         if self.marketplaces_file is None and self.marketplaces_parameter_prefix is None and self.stage != "local":
             raise ValueError("a deployed stage needs marketplaces_parameter_prefix (or marketplaces_file)")
         return self

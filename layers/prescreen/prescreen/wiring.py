@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from prescreen.callbacks.queue import CallbackQueue, SqsCallbackQueue, UnconfiguredQueue
 from prescreen.classifier.base import OPENAI_LABELS, Classifier
 from prescreen.classifier.bedrock import BedrockGuardrailClassifier
 from prescreen.classifier.breaker import CircuitBreaker
@@ -32,6 +33,9 @@ from prescreen.settings import Settings
 from prescreen.store.dynamodb import DynamoDBDecisionStore
 from prescreen.webhook import ScreenService
 
+if TYPE_CHECKING:
+    from prescreen.review.service import ReviewService
+
 
 def build_marketplaces(settings: Settings) -> MarketplaceDirectory:
     if settings.marketplaces_file is not None:
@@ -42,6 +46,12 @@ def build_marketplaces(settings: Settings) -> MarketplaceDirectory:
         )
     # Settings only allow this fallback on the local stage.
     return FileMarketplaceDirectory(dev_marketplaces_path())
+
+
+def build_marketplace_names(settings: Settings) -> list[str]:
+    directory = build_marketplaces(settings)
+    assert isinstance(directory, FileMarketplaceDirectory | ParameterStoreMarketplaceDirectory)
+    return directory.names()
 
 
 def build_policies(settings: Settings) -> PolicyProvider:
@@ -127,6 +137,23 @@ def build_classifier(settings: Settings) -> GuardedClassifier | None:
 
 def build_screener(settings: Settings) -> Screener:
     return Screener(build_policies(settings), build_classifier(settings))
+
+
+def build_callback_queue(settings: Settings) -> CallbackQueue:
+    if settings.callback_queue_url is None:
+        return UnconfiguredQueue()
+    return SqsCallbackQueue.connect(settings.callback_queue_url, settings.aws_region, settings.sqs_endpoint)
+
+
+def build_review_service(settings: Settings) -> ReviewService:
+    from prescreen.review.service import ReviewService
+
+    return ReviewService(
+        settings=settings,
+        store=DynamoDBDecisionStore.from_settings(settings),
+        marketplaces=build_marketplaces(settings),
+        queue=build_callback_queue(settings),
+    )
 
 
 def build_screen_service(settings: Settings) -> ScreenService:

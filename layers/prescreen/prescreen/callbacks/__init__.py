@@ -1,0 +1,1 @@
+"""Telling the marketplace: verdict callbacks through a queue, signed, retried, never lost."""

@@ -1,0 +1,1 @@
+"""Operators' review: the queue, verdicts with an audit trail, and DSA statements of reasons."""
