@@ -79,6 +79,17 @@ def test_the_built_review_function_answers_each_event(event_name: str, dynamodb_
         assert body["detail"], body
 
 
+def test_the_built_queue_age_function_publishes_its_metric(dynamodb_endpoint: str,
+                                                          capfd: pytest.CaptureFixture[str]) -> None:
+    response = invoke(BUILD, "QueueAgeFunction", REPO / "events" / "queue_age" / "schedule.json",
+                      dynamodb_endpoint=dynamodb_endpoint)
+    assert response["oldest_seconds"] == 0.0
+    assert set(response["marketplaces"]) == {"demo", "demo-rotating", "demo-adult-free"}
+    # The metric leaves as an EMF line on the function's output, which CloudWatch turns into the metric.
+    emitted = capfd.readouterr()
+    assert '"OldestUndecidedReviewAgeSeconds"' in emitted.out + emitted.err
+
+
 def test_the_built_layer_is_importable_without_this_virtualenv() -> None:
     # The function process runs with -S: a module only in the dev venv (moto) must not be importable.
     layer = BUILD / "PrescreenLayer" / "python"

@@ -58,29 +58,61 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ["PRESCREEN_MARKETPLACES_FILE"] = str(
         args.tenants or os.environ.get("PRESCREEN_MARKETPLACES_FILE") or dev_marketplaces_path())
-    local_db = None
+    if args.operators:
+        os.environ["PRESCREEN_OPERATORS_FILE"] = str(args.operators)
+    local_aws = None
     endpoint = os.environ.get("PRESCREEN_DYNAMODB_ENDPOINT")
     if not endpoint:
-        local_db = LocalDynamoDB(args.dynamodb_port).start()
-        endpoint = local_db.endpoint
+        # One moto server plays DynamoDB and SQS.
+        local_aws = LocalDynamoDB(args.dynamodb_port).start()
+        endpoint = local_aws.endpoint
         os.environ["PRESCREEN_DYNAMODB_ENDPOINT"] = endpoint
+        os.environ.setdefault("PRESCREEN_SQS_ENDPOINT", endpoint)
+    # Callbacks to a receiver on this machine (`prescreen receive`): allowed on the local stage only.
+    os.environ.setdefault("PRESCREEN_CALLBACK_ALLOW_PRIVATE_NETWORKS", "true")
+    os.environ.setdefault("PRESCREEN_CALLBACK_BACKOFF_BASE_SECONDS", "2")
     model_server = _classifier_for_local_use(args.no_classifier)
-    from prescreen.settings import get_settings
-
-    settings = get_settings()
-    create_decisions_table(dynamodb_client(endpoint, settings.aws_region), find_template(), settings.table_name)
-    print(f"prescreen: decision log at {endpoint} (table {settings.table_name})", file=sys.stderr)
-    print(f"prescreen: marketplaces from {settings.marketplaces_file}", file=sys.stderr)
-    print(f"prescreen: webhook at http://{args.host}:{args.port}/v1/marketplaces/<marketplace>/screen",
-          file=sys.stderr)
+    worker = None
     try:
-        uvicorn.run("prescreen.api.screen:app", host=args.host, port=args.port, log_level="warning")
+        worker = _start_local_callbacks(endpoint)
+        from prescreen.settings import get_settings
+
+        settings = get_settings()
+        create_decisions_table(dynamodb_client(endpoint, settings.aws_region), find_template(), settings.table_name)
+        base = f"http://{args.host}:{args.port}"
+        print(f"prescreen: decision log at {endpoint} (table {settings.table_name})", file=sys.stderr)
+        print(f"prescreen: marketplaces from {settings.marketplaces_file}", file=sys.stderr)
+        print(f"prescreen: webhook at {base}/v1/marketplaces/<marketplace>/screen", file=sys.stderr)
+        print(f"prescreen: operators' console at {base}/console (dev token: prescreen-dev-operator-token)",
+              file=sys.stderr)
+        uvicorn.run("prescreen.local.app:app", host=args.host, port=args.port, log_level="warning",
+                    lifespan="off")
     finally:
-        if local_db is not None:
-            local_db.stop()
+        if worker is not None:
+            worker.stop()
+        if local_aws is not None:
+            local_aws.stop()
         if model_server is not None:
             model_server.close()
     return 0
+
+
+def _start_local_callbacks(endpoint: str) -> Any:
+    """The callback queue (SQS on the local moto server) and a notifier polling it, as Lambda would."""
+    from prescreen.callbacks.notifier import build_notifier
+    from prescreen.callbacks.worker import LocalNotifierWorker, create_callback_queues, local_sqs_client
+    from prescreen.settings import Settings, get_settings
+
+    sqs = local_sqs_client(os.environ.get("PRESCREEN_SQS_ENDPOINT", endpoint))
+    if not os.environ.get("PRESCREEN_CALLBACK_QUEUE_URL"):
+        # The process's settings are read once, after this: they must already see the queue's URL.
+        attempts = Settings.from_env(os.environ).callback_max_attempts
+        os.environ["PRESCREEN_CALLBACK_QUEUE_URL"] = create_callback_queues(sqs, "prescreen-callbacks", attempts)
+    settings = get_settings()
+    worker = LocalNotifierWorker(build_notifier(settings), sqs, str(settings.callback_queue_url))
+    worker.start()
+    print(f"prescreen: callbacks queued on {settings.callback_queue_url}", file=sys.stderr)
+    return worker
 
 
 def _cmd_send(args: argparse.Namespace) -> int:
@@ -236,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tenants", type=Path, help="marketplaces JSON file (default: the embedded dev file)")
     serve.add_argument("--dynamodb-port", type=int, default=None, help="port of the embedded DynamoDB server")
     serve.add_argument("--no-classifier", action="store_true", help="rules only (no embedded model service)")
+    serve.add_argument("--operators", type=Path, help="operators' tokens JSON file (default: the embedded dev file)")
     serve.set_defaults(run=_cmd_serve)
 
     send = commands.add_parser("send", help="sign a listing JSON file and POST it to the webhook")
@@ -270,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     model_train = model_actions.add_parser("train", help="retrain the linear head reproducibly")
     model_train.add_argument("train_args", nargs=argparse.REMAINDER, help="passed to prescreen_model.train")
     model.set_defaults(run=_cmd_classifier)
+
+    from prescreen import operator_cli, receiver
+
+    operator_cli.add_parser(commands)
+    receiver.add_parser(commands)
 
     run = commands.add_parser("invoke", help="run a built function (.aws-sam/build) on an event, without Docker")
     run.add_argument("function", help="logical id, e.g. ScreenFunction")
