@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -62,10 +63,12 @@ def test_the_built_function_answers_each_event(event_name: str, dynamodb_endpoin
 @pytest.mark.parametrize("event_name", sorted(REVIEW_EXPECTED))
 def test_the_built_review_function_answers_each_event(event_name: str, dynamodb_endpoint: str) -> None:
     # As API Gateway calls it: the JWT authorizer's verified claims in the event, an empty decision log.
-    response = invoke(BUILD, "ReviewFunction", REVIEW_EVENTS / event_name, dynamodb_endpoint=dynamodb_endpoint)
+    # A decision log of its own: the session-wide table holds the screening events' decisions.
+    response = invoke(BUILD, "ReviewFunction", REVIEW_EVENTS / event_name, dynamodb_endpoint=dynamodb_endpoint,
+                      table_name=f"review-{uuid.uuid4().hex[:8]}")
     expected = REVIEW_EXPECTED[event_name]
     assert response["statusCode"] == expected["status"], response.get("body")
-    if event_name == "console":
+    if event_name == "console.json":
         assert response["headers"]["content-type"].startswith("text/html")
         assert "<html" in response["body"].lower()
         return
@@ -79,10 +82,19 @@ def test_the_built_review_function_answers_each_event(event_name: str, dynamodb_
         assert body["detail"], body
 
 
+@pytest.mark.parametrize("event_name", ["sqs_callback.json", "sqs_malformed_body.json"])
+def test_the_built_notifier_acks_what_can_never_be_delivered(event_name: str, dynamodb_endpoint: str) -> None:
+    # On an empty decision log the event's callback is an old orphan (its verdict was never stored) and the
+    # malformed body can never succeed: both are acknowledged, not retried into the dead-letter queue.
+    response = invoke(BUILD, "NotifierFunction", REPO / "events" / "notifier" / event_name,
+                      dynamodb_endpoint=dynamodb_endpoint)
+    assert response == {"batchItemFailures": []}
+
+
 def test_the_built_queue_age_function_publishes_its_metric(dynamodb_endpoint: str,
                                                           capfd: pytest.CaptureFixture[str]) -> None:
     response = invoke(BUILD, "QueueAgeFunction", REPO / "events" / "queue_age" / "schedule.json",
-                      dynamodb_endpoint=dynamodb_endpoint)
+                      dynamodb_endpoint=dynamodb_endpoint, table_name=f"queue-age-{uuid.uuid4().hex[:8]}")
     assert response["oldest_seconds"] == 0.0
     assert set(response["marketplaces"]) == {"demo", "demo-rotating", "demo-adult-free"}
     # The metric leaves as an EMF line on the function's output, which CloudWatch turns into the metric.

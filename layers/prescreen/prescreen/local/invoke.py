@@ -67,9 +67,9 @@ def _resolve(value: Any, parameters: dict[str, str]) -> str | None:
     return None
 
 
-def function_environment(template: dict[str, Any], logical_id: str) -> dict[str, str]:
+def function_environment(template: dict[str, Any], logical_id: str, table_name: str = LOCAL_TABLE) -> dict[str, str]:
     parameters = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
-    parameters.update({"DecisionsTable": LOCAL_TABLE, "Stage": "local", "AWS::Region": "eu-west-1"})
+    parameters.update({"DecisionsTable": table_name, "Stage": "local", "AWS::Region": "eu-west-1"})
     variables: dict[str, Any] = {}
     variables.update(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
     function = template["Resources"][logical_id]["Properties"]
@@ -82,7 +82,8 @@ def function_environment(template: dict[str, Any], logical_id: str) -> dict[str,
     return environment
 
 
-def invoke(build_dir: Path, logical_id: str, event_path: Path, dynamodb_endpoint: str | None = None) -> dict[str, Any]:
+def invoke(build_dir: Path, logical_id: str, event_path: Path, dynamodb_endpoint: str | None = None,
+           table_name: str = LOCAL_TABLE) -> dict[str, Any]:
     template_path = build_dir / "template.yaml"
     if not template_path.is_file():
         raise InvokeError(f"{template_path} not found: run `make build` (sam build) first")
@@ -103,7 +104,7 @@ def invoke(build_dir: Path, logical_id: str, event_path: Path, dynamodb_endpoint
         local_db = LocalDynamoDB().start()
         dynamodb_endpoint = local_db.endpoint
     try:
-        create_decisions_table(dynamodb_client(dynamodb_endpoint), template_path, LOCAL_TABLE)
+        create_decisions_table(dynamodb_client(dynamodb_endpoint), template_path, table_name)
         environment = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/tmp"),
@@ -115,7 +116,7 @@ def invoke(build_dir: Path, logical_id: str, event_path: Path, dynamodb_endpoint
             "AWS_SECRET_ACCESS_KEY": LOCAL_ACCESS_KEY,
             "AWS_LAMBDA_FUNCTION_NAME": logical_id,
             "POWERTOOLS_TRACE_DISABLED": "true",
-            **function_environment(template, logical_id),
+            **function_environment(template, logical_id, table_name),
             "PRESCREEN_STAGE": "local",
             "PRESCREEN_DYNAMODB_ENDPOINT": dynamodb_endpoint,
             "PRESCREEN_SIGNATURE_TOLERANCE_SECONDS": str(REPLAY_TOLERANCE_SECONDS),
