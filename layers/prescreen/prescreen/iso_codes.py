@@ -24,3 +24,8 @@ CURRENCY_CODES: frozenset[str] = frozenset(
     TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
     """.split()
 )
+
+# The DSA applies in the EEA: statements of reasons name only these countries.
+EU_COUNTRIES: tuple[str, ...] = tuple(sorted(
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()))
+EEA_COUNTRIES: frozenset[str] = frozenset(EU_COUNTRIES) | {"IS", "LI", "NO"}

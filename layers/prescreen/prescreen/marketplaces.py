@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from prescreen.iso_codes import EEA_COUNTRIES
 from prescreen.models import CountryCode
 from prescreen.signatures import decode_secret
 
@@ -44,6 +45,15 @@ class MarketplaceConfig(BaseModel):
         for secret in secrets:
             decode_secret(secret)
         return secrets
+
+    @field_validator("territorial_scope")
+    @classmethod
+    def _within_the_eea(cls, countries: list[str] | None) -> list[str] | None:
+        # Statements of reasons may only name EEA countries: refuse others when loading, not when blocking.
+        outside = [code for code in countries or [] if code not in EEA_COUNTRIES]
+        if outside:
+            raise ValueError(f"{', '.join(outside)}: not EEA countries (the EU 27, IS, LI, NO)")
+        return countries
 
     @field_validator("callback_secret")
     @classmethod

@@ -12,12 +12,12 @@ import pytest
 from pydantic import ValidationError
 
 from prescreen.decide import UNKNOWN_FAMILY_CATEGORY
+from prescreen.iso_codes import EU_COUNTRIES
 from prescreen.marketplaces import MarketplaceConfig
 from prescreen.models import STATEMENT_CATEGORIES, DecisionOutcome, Evidence, Reason
 from prescreen.policy.loader import DEFAULT_POLICY_DIR, build_policy, policy_names, read_policy_dir
 from prescreen.records import DecisionRecord, Verdict
 from prescreen.review.statements import (
-    EU_COUNTRIES,
     FACTS_MAX,
     NoStatement,
     StatementCategory,

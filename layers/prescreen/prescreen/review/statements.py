@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Self
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from prescreen.iso_codes import EEA_COUNTRIES, EU_COUNTRIES
 from prescreen.marketplaces import MarketplaceConfig
 from prescreen.models import Evidence, Reason
 from prescreen.records import DecisionRecord
@@ -97,10 +98,6 @@ AutomatedDecision = Literal["AUTOMATED_DECISION_FULLY", "AUTOMATED_DECISION_PART
                             "AUTOMATED_DECISION_NOT_AUTOMATED"]
 GroundKind = Literal["illegal", "incompatible"]
 
-EU_COUNTRIES: tuple[str, ...] = tuple(sorted(
-    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()))
-# The DSA applies in the EEA: a statement's territorial scope can only name these countries.
-EEA_COUNTRIES: frozenset[str] = frozenset(EU_COUNTRIES) | {"IS", "LI", "NO"}
 
 # ISO 639-1 (two-letter) language codes; a listing's locale outside them gets no content_language rather than
 # a value the database refuses.
