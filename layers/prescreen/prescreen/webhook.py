@@ -127,6 +127,7 @@ class ScreenService:
             return concurrent
         except StoreUnavailable as error:
             logger.error("decision not stored", extra={"error": str(error), "listing_id": listing.id})
+            metrics.add_metric(name="DecisionNotStored", unit=MetricUnit.Count, value=1)
             raise self._unavailable("the decision log is unavailable") from error
         self._observe(record)
         return record.response()
@@ -206,5 +207,7 @@ class ScreenService:
             },
         )
         metrics.add_metric(name=f"Decision_{record.decision}", unit=MetricUnit.Count, value=1)
+        # ok / unavailable / skipped / disabled: the fallback-rate alarm divides unavailable by ok + unavailable.
+        metrics.add_metric(name=f"Classifier_{record.classifier.status}", unit=MetricUnit.Count, value=1)
         for category in record.categories:
             metrics.add_metric(name=category.removeprefix("STATEMENT_CATEGORY_"), unit=MetricUnit.Count, value=1)
