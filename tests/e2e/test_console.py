@@ -27,6 +27,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from prescreen.local.dynamodb import free_port
+from support.transparency_db import statement_problems
 
 pytestmark = pytest.mark.e2e
 
@@ -277,6 +278,10 @@ def test_an_operator_blocks_a_held_listing_and_the_marketplace_is_called_back(
     statement = detail.get_by_role("region", name="Statement of reasons JSON")
     expect(statement).to_contain_text("DECISION_GROUND")
     expect(detail.get_by_role("link", name="Download statement of reasons")).to_be_visible()
+    # What the console shows is the Transparency Database's body, and it passes the field rules.
+    shown = json.loads(statement.inner_text())
+    assert statement_problems(shown) == []
+    assert shown["automated_decision"] == "AUTOMATED_DECISION_NOT_AUTOMATED"
 
     # The marketplace's receiver got the verified callback for this decision, saying block.
     deadline = time.monotonic() + 20

@@ -109,7 +109,7 @@ class Harness:
         })
         audit = AuditEntry(decision_id=before.decision_id, revision=1, at=NOW, operator="op-1", action="review",
                            before=before.review_state(), after=after.review_state())
-        callback = build_callback(before, after, NOW)
+        callback = build_callback(after, before.final_decision, NOW)
         self.store.apply_change(before, after, audit, callback)
         SqsCallbackQueue(self.sqs, self.queue_url).enqueue(CallbackMessage(callback.decision_id, callback.revision))
         return callback

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import boto3
 import pytest
+from pydantic import ValidationError
 
 from prescreen.marketplaces import (
     FileMarketplaceDirectory,
+    MarketplaceConfig,
     MarketplaceConfigError,
     ParameterStoreMarketplaceDirectory,
 )
@@ -66,3 +68,22 @@ def test_an_unreachable_parameter_store_is_a_configuration_error(monkeypatch: py
     directory = ParameterStoreMarketplaceDirectory("/prescreen-test/down", max_age=0)
     with pytest.raises(MarketplaceConfigError, match="/prescreen-test/down/acme"):
         directory.get("acme")
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("callback_url", "ftp://marketplace.example/callbacks"),
+    ("callback_url", "marketplace.example/callbacks"),
+    ("callback_url", "https://user:pw@marketplace.example/callbacks"),
+    ("terms_url", "http://marketplace.example/terms"),
+    ("terms_url", "demo.example/terms"),
+])
+def test_a_configuration_with_an_unusable_url_is_refused_when_loaded(field: str, value: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        MarketplaceConfig.model_validate({"secrets": [dev_secret()], field: value})
+
+
+def test_a_configuration_with_usable_urls_loads() -> None:
+    config = MarketplaceConfig.model_validate({
+        "secrets": [dev_secret()], "callback_url": "https://marketplace.example/prescreen",
+        "terms_url": "https://marketplace.example/terms", "territorial_scope": ["DE", "NO"]})
+    assert config.signing_secret == dev_secret()

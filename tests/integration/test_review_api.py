@@ -3,10 +3,12 @@ the real screening webhook."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -325,3 +327,15 @@ def test_statements_export_pages_through_a_range_with_no_total_cap(product: Prod
             break
     assert pages >= 3
     assert sorted(seen) == sorted(f"{decision_id}-r0" for decision_id in blocked)
+
+
+@pytest.mark.parametrize("key", [{"pk": "x"}, {"pk": {"N": "1"}}, {"gsi5pk": {"S": "x"}, "evil": {"S": "y"}}])
+def test_a_cursor_with_a_forged_position_in_ones_own_partition_is_a_400_not_a_503(
+    product: Product, key: dict[str, Any]
+) -> None:
+    month = datetime.now(UTC).strftime("%Y-%m")
+    raw = json.dumps({"p": f"MARKETPLACE#demo#{month}", "k": key}).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = product.as_(DEV).get("/v1/decisions", params={"marketplace": "demo", "cursor": cursor})
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["pointer"] == "/query/cursor"

@@ -11,8 +11,9 @@ import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from prescreen.iso_codes import EEA_COUNTRIES
 from prescreen.models import CountryCode
@@ -54,6 +55,20 @@ class MarketplaceConfig(BaseModel):
         if outside:
             raise ValueError(f"{', '.join(outside)}: not EEA countries (the EU 27, IS, LI, NO)")
         return countries
+
+    @field_validator("callback_url", "terms_url")
+    @classmethod
+    def _web_address(cls, url: str | None, info: ValidationInfo) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        # http:// callbacks reach only a developer's machine (the sender refuses them outside the local stage);
+        # terms are cited in statements of reasons, which only accept public URLs.
+        schemes = {"https", "http"} if info.field_name == "callback_url" else {"https"}
+        if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password:
+            wanted = " or ".join(sorted(schemes))
+            raise ValueError(f"must be an absolute {wanted} URL with a host and no credentials")
+        return url
 
     @field_validator("callback_secret")
     @classmethod
@@ -129,11 +144,13 @@ class ParameterStoreMarketplaceDirectory:
     def names(self) -> list[str]:
         """Every configured marketplace (names only: the values are not decrypted)."""
         import boto3
+        from botocore.config import Config
         from botocore.exceptions import BotoCoreError, ClientError
 
         names: list[str] = []
+        config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
         try:
-            pages = boto3.client("ssm").get_paginator("get_parameters_by_path").paginate(
+            pages = boto3.client("ssm", config=config).get_paginator("get_parameters_by_path").paginate(
                 Path=self._prefix, Recursive=False, WithDecryption=False)
             for page in pages:
                 names.extend(parameter["Name"].rsplit("/", 1)[-1] for parameter in page["Parameters"])

@@ -15,6 +15,7 @@ ClassifierStatus = Literal["ok", "skipped", "unavailable", "disabled"]
 ReviewStatus = Literal["pending", "decided"]
 VerdictOutcome = Literal["allow", "block"]
 AuditAction = Literal["claim", "release", "review", "reopen"]
+# undeliverable: never will be (no URL, unsafe URL, or superseded by a later verdict's callback)
 CallbackStatus = Literal["pending", "delivered", "undeliverable"]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -84,7 +84,7 @@ def reviewed_decision(store: InMemoryDecisionStore, marketplace: str = "shop") -
     })
     audit = AuditEntry(decision_id=before.decision_id, revision=1, at=NOW, operator="op-1", action="review",
                        note="private note", before=before.review_state(), after=after.review_state())
-    callback = build_callback(before, after, NOW)
+    callback = build_callback(after, before.final_decision, NOW)
     store.apply_change(before, after, audit, callback)
     return callback
 
@@ -293,3 +293,33 @@ def test_given_any_delivery_when_logged_then_neither_secret_url_nor_payload_appe
         assert "s3cr3t-query" not in logged
         assert "statement_of_reasons" not in logged
         assert "private note" not in logged
+
+
+def test_given_a_callback_superseded_by_a_later_verdict_when_its_retry_comes_then_it_is_not_sent(
+    store: InMemoryDecisionStore, marketplaces: Marketplaces
+) -> None:
+    # Blocked (revision 1, its callback still retrying), reopened (2), allowed (3): the block must not arrive last.
+    first = reviewed_decision(store)
+    decided = store.get_decision(first.decision_id)
+    assert decided is not None
+    reopened = decided.model_copy(update={"revision": 2, "review_status": "pending", "verdict": None})
+    store.apply_change(decided, reopened, AuditEntry(
+        decision_id=first.decision_id, revision=2, at=NOW, operator="op-1", action="reopen",
+        before=decided.review_state(), after=reopened.review_state()), None)
+    allowed = reopened.model_copy(update={"revision": 3, "review_status": "decided", "verdict": Verdict(
+        verdict="allow", operator="op-1", decided_at=NOW)})
+    store.apply_change(reopened, allowed, AuditEntry(
+        decision_id=first.decision_id, revision=3, at=NOW, operator="op-1", action="review",
+        before=reopened.review_state(), after=allowed.review_state()), build_callback(allowed, "block", NOW))
+    sender = ScriptedSender(DeliveryResult.delivered(204))
+
+    outcome = notifier_with(store, marketplaces, sender).deliver(message_of(first), 4, NOW)
+
+    assert outcome.action == "done"
+    assert sender.calls == []
+    stale = store.get_callback(first.decision_id, 1)
+    assert stale is not None
+    assert (stale.status, stale.last_error) == ("undeliverable", "superseded by revision 3")
+    latest = store.get_callback(first.decision_id, 3)
+    assert latest is not None
+    assert latest.payload["data"]["previous_decision"] == "block"

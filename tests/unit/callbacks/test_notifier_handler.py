@@ -86,7 +86,7 @@ def store_with_pending_callback(decision_id: str, revision: int) -> InMemoryDeci
     })
     audit = AuditEntry(decision_id=decision_id, revision=revision, at=SENT_AT, operator="op-1", action="review",
                        before=before.review_state(), after=after.review_state())
-    store.apply_change(before, after, audit, build_callback(before, after, SENT_AT))
+    store.apply_change(before, after, audit, build_callback(after, before.final_decision, SENT_AT))
     return store
 
 

@@ -100,6 +100,16 @@ class Notifier:
             # SQS delivers at least once: a duplicate message must not send the callback twice.
             logger.info("callback already settled; not sent again", extra={**ids, "status": callback.status})
             return Outcome.done(f"already {callback.status}")
+        try:
+            newer = [c.revision for c in self._store.callbacks(message.decision_id) if c.revision > callback.revision]
+        except StoreUnavailable as error:
+            logger.warning("decision log unavailable; callback retried", extra={**ids, "error": str(error)})
+            return self._retry("decision log unavailable", receive_count, ids)
+        if newer:
+            # A later verdict (after a reopening) replaced this one: sending it late would tell the marketplace
+            # an outdated decision after the current one.
+            result = DeliveryResult.undeliverable(f"superseded by revision {max(newer)}")
+            return self._record(callback, result, receive_count, ids)
         result = self._attempt(callback)
         return self._record(callback, result, receive_count, ids)
 

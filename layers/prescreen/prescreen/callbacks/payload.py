@@ -15,13 +15,15 @@ def callback_message_id(decision_id: str, revision: int) -> str:
     return f"cb_{decision_id}_{revision}"
 
 
-def build_callback(before: DecisionRecord, after: DecisionRecord, now: datetime) -> CallbackRecord:
+def build_callback(after: DecisionRecord, previous_decision: str, now: datetime) -> CallbackRecord:
+    """`previous_decision` is what the marketplace was last told: the automatic answer, or the last verdict
+    called back (after a reopening the item is `review` for a while, which the marketplace never heard)."""
     data: dict[str, Any] = {
         "decision_id": after.decision_id,
         "marketplace": after.marketplace,
         "listing_id": after.listing_id,
         "decision": after.final_decision,
-        "previous_decision": before.final_decision,
+        "previous_decision": previous_decision,
         "automatic_decision": after.decision,
         "categories": after.categories,
         "decided_at": after.applied_at.isoformat(),

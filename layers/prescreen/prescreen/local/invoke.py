@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ LOCAL_TABLE = "prescreen-decisions"
 REPLAY_TOLERANCE_SECONDS = 20 * 365 * 24 * 3600
 
 _RUNNER = r"""
-import importlib, json, sys, time, uuid
+import importlib, json, os, sys, time, uuid
 module_name, function_name = sys.argv[1].rsplit(".", 1)
 class Context:
     function_name = sys.argv[2]
@@ -38,8 +39,9 @@ handler = getattr(importlib.import_module(module_name), function_name)
 with open(sys.argv[3], encoding="utf-8") as source:
     event = json.load(source)
 result = handler(event, Context())
-with open(sys.argv[4], "w", encoding="utf-8") as sink:
+with open(sys.argv[4] + ".partial", "w", encoding="utf-8") as sink:
     json.dump(result, sink)
+os.replace(sys.argv[4] + ".partial", sys.argv[4])  # whoever waits for the answer never reads half of it
 """
 
 
@@ -82,8 +84,18 @@ def function_environment(template: dict[str, Any], logical_id: str, table_name: 
     return environment
 
 
-def invoke(build_dir: Path, logical_id: str, event_path: Path, dynamodb_endpoint: str | None = None,
-           table_name: str = LOCAL_TABLE) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class FunctionProcess:
+    """How to run one built function on one event in a fresh process: what `invoke` runs, and what the
+    cold-start benchmark times."""
+
+    argv: list[str]
+    environment: dict[str, str]
+    result_path: Path
+
+
+def function_process(build_dir: Path, logical_id: str, event_path: Path, dynamodb_endpoint: str,
+                     result_path: Path, table_name: str = LOCAL_TABLE) -> FunctionProcess:
     template_path = build_dir / "template.yaml"
     if not template_path.is_file():
         raise InvokeError(f"{template_path} not found: run `make build` (sam build) first")
@@ -98,44 +110,51 @@ def invoke(build_dir: Path, logical_id: str, event_path: Path, dynamodb_endpoint
     for layer in function.get("Layers", []):
         layer_id = layer["Ref"] if isinstance(layer, dict) else str(layer)
         layer_dirs.append(build_dir / str(resources[layer_id]["Properties"]["ContentUri"]) / "python")
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "PYENV_VERSION": os.environ.get("PYENV_VERSION", "3.13.0"),
+        "PYTHONPATH": os.pathsep.join(str(p) for p in [code_dir, *layer_dirs]),
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_ACCESS_KEY,
+        "AWS_LAMBDA_FUNCTION_NAME": logical_id,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        **function_environment(template, logical_id, table_name),
+        "PRESCREEN_STAGE": "local",
+        "PRESCREEN_DYNAMODB_ENDPOINT": dynamodb_endpoint,
+        "PRESCREEN_SIGNATURE_TOLERANCE_SECONDS": str(REPLAY_TOLERANCE_SECONDS),
+        "PRESCREEN_MARKETPLACES_PARAMETER_PREFIX": "",
+        # The deployed function calls the model function by Lambda Invoke; none exists locally: rules only.
+        "PRESCREEN_CLASSIFIER": "none",
+    }
+    # -S: no site-packages, so only the built function and layer are importable.
+    argv = [lambda_python(), "-S", "-c", _RUNNER, str(function["Handler"]), logical_id,
+            str(event_path.resolve()), str(result_path)]
+    return FunctionProcess(argv, environment, result_path)
 
+
+def invoke(build_dir: Path, logical_id: str, event_path: Path, dynamodb_endpoint: str | None = None,
+           table_name: str = LOCAL_TABLE) -> dict[str, Any]:
+    template_path = build_dir / "template.yaml"
+    if not template_path.is_file():
+        raise InvokeError(f"{template_path} not found: run `make build` (sam build) first")
     local_db = None
     if dynamodb_endpoint is None:
         local_db = LocalDynamoDB().start()
         dynamodb_endpoint = local_db.endpoint
     try:
         create_decisions_table(dynamodb_client(dynamodb_endpoint), template_path, table_name)
-        environment = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "PYENV_VERSION": os.environ.get("PYENV_VERSION", "3.13.0"),
-            "PYTHONPATH": os.pathsep.join(str(p) for p in [code_dir, *layer_dirs]),
-            "AWS_DEFAULT_REGION": "eu-west-1",
-            "AWS_REGION": "eu-west-1",
-            "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": LOCAL_ACCESS_KEY,
-            "AWS_LAMBDA_FUNCTION_NAME": logical_id,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            **function_environment(template, logical_id, table_name),
-            "PRESCREEN_STAGE": "local",
-            "PRESCREEN_DYNAMODB_ENDPOINT": dynamodb_endpoint,
-            "PRESCREEN_SIGNATURE_TOLERANCE_SECONDS": str(REPLAY_TOLERANCE_SECONDS),
-            "PRESCREEN_MARKETPLACES_PARAMETER_PREFIX": "",
-            # The deployed function calls the model function by Lambda Invoke; none exists locally: rules only.
-            "PRESCREEN_CLASSIFIER": "none",
-        }
         with tempfile.TemporaryDirectory() as scratch:
-            result_path = Path(scratch) / "response.json"
-            completed = subprocess.run(
-                # -S: no site-packages, so only the built function and layer are importable.
-                [lambda_python(), "-S", "-c", _RUNNER, str(function["Handler"]), logical_id,
-                 str(event_path.resolve()), str(result_path)],
-                env=environment, capture_output=True, text=True, timeout=120, check=False,
-            )
+            process = function_process(build_dir, logical_id, event_path, dynamodb_endpoint,
+                                       Path(scratch) / "response.json", table_name)
+            completed = subprocess.run(process.argv, env=process.environment, capture_output=True, text=True,
+                                       timeout=120, check=False)
             sys.stderr.write(completed.stdout + completed.stderr)  # the function's own logs
             if completed.returncode != 0:
                 raise InvokeError(f"the function process exited with {completed.returncode}")
-            response: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+            response: dict[str, Any] = json.loads(process.result_path.read_text(encoding="utf-8"))
             return response
     finally:
         if local_db is not None:

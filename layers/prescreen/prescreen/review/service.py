@@ -158,7 +158,9 @@ class ReviewService:
                                action=action, note=note, before=before.review_state(), after=after.review_state())
             callback = None
             if action == "review" and self._config(after.marketplace).callback_url:
-                callback = build_callback(before, after, now)
+                told = self._read(lambda: self._store.callbacks(decision_id))
+                previous = str(told[-1].payload["data"]["decision"]) if told else before.decision
+                callback = build_callback(after, previous, now)
                 try:
                     self._queue.enqueue(CallbackMessage(after.decision_id, after.revision))
                 except QueueUnavailable as error:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from prescreen.records import AuditEntry, CallbackRecord, DecisionRecord
 from prescreen.store import keys
@@ -105,10 +106,16 @@ class DynamoDBDecisionStore:
                 "TableName": self._table, "ConditionExpression": "attribute_not_exists(pk)",
                 "Item": _callback_item(callback, after.expires_at),
             }})
+        # The same change retried by the SDK after a lost reply commits once and succeeds, instead of failing its
+        # own condition; another operator's change to the same revision has another token and fails it.
+        token = hashlib.sha256(
+            f"{after.decision_id}:{after.revision}:{audit.operator}:{audit.action}:{audit.note}".encode()
+        ).hexdigest()[:36]
         try:
-            self._client.transact_write_items(TransactItems=items)
+            self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
         except ClientError as error:
-            if _condition_failed(error):
+            code = error.response.get("Error", {}).get("Code")
+            if _condition_failed(error) or code == "IdempotentParameterMismatchException":
                 raise StaleRevision(after.decision_id) from error
             raise StoreUnavailable(str(error)) from error
         except BotoCoreError as error:
@@ -206,6 +213,9 @@ class DynamoDBDecisionStore:
                 if error.response.get("Error", {}).get("Code") == "ValidationException" and start_key:
                     raise InvalidCursor("the cursor does not fit this query") from error
                 raise StoreUnavailable(str(error)) from error
+            except ParamValidationError as error:
+                # Raised before any request is sent: only a cursor's key can make our own request invalid.
+                raise InvalidCursor("the cursor does not fit this query") from error
             except BotoCoreError as error:
                 raise StoreUnavailable(str(error)) from error
             found.extend(DecisionRecord.model_validate_json(item["record"]["S"]) for item in response["Items"])

@@ -145,9 +145,15 @@ def decode_cursor(cursor: str, allowed_partitions: list[str]) -> tuple[str, dict
     if partition not in allowed_partitions:
         raise InvalidCursor("the cursor belongs to another query")
     last_key: dict[str, Any] = document["k"]
+    # Only our own key attributes, each a string: anything else is not a position we handed out.
+    allowed_names = {"pk", "sk", *(name for pair in INDEX_KEYS.values() for name in pair)}
+    for name, value in last_key.items():
+        if name not in allowed_names or not (isinstance(value, dict) and list(value) == ["S"]
+                                             and isinstance(value["S"], str)):
+            raise InvalidCursor("the cursor is not one this API handed out")
     index_partitions = ("MARKETPLACE#", "QUEUE#", "STATEMENTS#")
     for value in last_key.values():
-        text = str(value.get("S", "")) if isinstance(value, dict) else ""
+        text = str(value["S"])
         if text.startswith(index_partitions) and text != partition:
             raise InvalidCursor("the cursor belongs to another query")
     return partition, last_key

@@ -157,7 +157,8 @@ class InMemoryDecisionStore:
         ordered.sort(key=lambda entry: entry[0])  # stable: partitions in order, each sorted as above
         if cursor is not None:
             partition, last_key = keys.decode_cursor(cursor, partitions)
-            position, after = partitions.index(partition), last_key.get("sk")
+            position = partitions.index(partition)
+            after = last_key["sk"]["S"] if "sk" in last_key else None
 
             def later(entry: tuple[int, str, DecisionRecord]) -> bool:
                 if entry[0] != position:
@@ -171,6 +172,6 @@ class InMemoryDecisionStore:
         if len(ordered) <= limit:
             return Page([entry[2].model_copy(deep=True) for entry in page], None)
         last = page[-1]
-        next_cursor = keys.encode_cursor(partitions[last[0]], {"sk": last[1]})
+        next_cursor = keys.encode_cursor(partitions[last[0]], {"sk": {"S": last[1]}})
         return Page([entry[2].model_copy(deep=True) for entry in page], next_cursor)
 
