@@ -24,7 +24,7 @@ def _runtime() -> tuple[Notifier, Any, Settings]:
 
     settings = get_settings()
     config = Config(region_name=settings.aws_region, connect_timeout=1, read_timeout=2,
-                    retries={"max_attempts": 3, "mode": "standard"})
+                    retries={"total_max_attempts": 3, "mode": "standard"})
     sqs = boto3.session.Session().client("sqs", endpoint_url=settings.sqs_endpoint, config=config)
     return build_notifier(settings), sqs, settings
 

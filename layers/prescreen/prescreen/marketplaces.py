@@ -137,7 +137,7 @@ class ParameterStoreMarketplaceDirectory:
 
             # Our own provider (not the module-wide default) with short timeouts: a slow SSM must not
             # eat the webhook's latency budget.
-            config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+            config = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"})
             self._provider = SSMProvider(boto_config=config)
         return self._provider
 
@@ -148,7 +148,7 @@ class ParameterStoreMarketplaceDirectory:
         from botocore.exceptions import BotoCoreError, ClientError
 
         names: list[str] = []
-        config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+        config = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2, "mode": "standard"})
         try:
             pages = boto3.client("ssm", config=config).get_paginator("get_parameters_by_path").paginate(
                 Path=self._prefix, Recursive=False, WithDecryption=False)

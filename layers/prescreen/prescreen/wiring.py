@@ -110,7 +110,7 @@ def _boto_client(service: str, settings: Settings) -> Any:
     budget = settings.classifier_budget_ms / 1000
     # botocore's own retries are off: GuardedClassifier retries once, inside the budget.
     config = Config(region_name=settings.aws_region, connect_timeout=min(budget, 0.5), read_timeout=budget,
-                    retries={"max_attempts": 1, "mode": "standard"})
+                    retries={"total_max_attempts": 1, "mode": "standard"})
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 
 

@@ -43,7 +43,7 @@ class SqsCallbackQueue:
         from botocore.config import Config
 
         config = Config(region_name=region, connect_timeout=1, read_timeout=2,
-                        retries={"max_attempts": 3, "mode": "standard"})
+                        retries={"total_max_attempts": 3, "mode": "standard"})
         return cls(boto3.session.Session().client("sqs", endpoint_url=endpoint_url, config=config), queue_url)
 
     def enqueue(self, message: CallbackMessage) -> None:

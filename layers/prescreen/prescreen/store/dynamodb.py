@@ -39,8 +39,9 @@ class DynamoDBDecisionStore:
             region_name=settings.aws_region,
             connect_timeout=settings.store_connect_timeout_seconds,
             read_timeout=settings.store_read_timeout_seconds,
-            # Bounded retries with backoff (throttling included); past them the webhook answers 503.
-            retries={"max_attempts": settings.store_max_attempts, "mode": "standard"},
+            # Bounded attempts with backoff (throttling included; total, the first one counted: botocore's
+            # "max_attempts" would count retries only); past them the webhook answers 503.
+            retries={"total_max_attempts": settings.store_max_attempts, "mode": "standard"},
         )
         client = boto3.session.Session().client(
             "dynamodb", endpoint_url=settings.dynamodb_endpoint, config=config
