@@ -31,10 +31,14 @@ $(BUILD_STAMP): $(SAM) template.yaml layers/prescreen/Makefile $(SOURCES)
 	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build
 	@touch $@
 
-bench: $(VENV)/.installed  ## benchmarks: medians and ratios, side by side
+bench: $(VENV)/.installed $(BUILD_STAMP)  ## benchmarks: medians and ratios, side by side
 	$(BIN)/python tests/bench/bench_matching.py
 	$(BIN)/python tests/bench/bench_classifier.py
 	$(BIN)/python tests/bench/bench_webhook.py
+	$(BIN)/python tests/bench/bench_cold_start.py
+
+load: $(VENV)/.installed  ## load test: max rate, latency at 80 %, 5-minute soak
+	$(BIN)/python tests/load/run_load.py
 
 $(VENV)/.installed: requirements/dev.lock layers/prescreen/requirements.txt layers/model/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import json
 import logging
 import sys
 import time
@@ -48,10 +50,89 @@ def mask(identifier: str | None) -> str | None:
 def validation_problems(error: ValidationError) -> list[FieldProblem]:
     problems = []
     for item in error.errors(include_url=False):
-        pointer = json_pointer(item["loc"])
-        detail = item["msg"] if item["loc"] else f"{item['msg']} (the body must be a listing object)"
+        location, detail = item["loc"], item["msg"]
+        if location and location[-1] == "[key]":
+            # pydantic marks a bad key with "[key]", which is no member of the body: name the member itself.
+            location, detail = location[:-1], f"the key: {detail}"
+        pointer = json_pointer(location)
+        if not location:
+            detail = f"{detail} (the body must be a listing object)"
         problems.append(FieldProblem(pointer=pointer, detail=detail))
     return problems
+
+
+class _NonFinite:
+    """NaN, Infinity or -Infinity where a JSON number was expected (Python's parser accepts them; JSON does not)."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+class _Object(dict[str, object]):
+    """A JSON object as the stdlib parser read it, with the keys that appeared more than once."""
+
+    __slots__ = ("repeated",)
+
+    def __init__(self, pairs: list[tuple[str, object]]) -> None:
+        super().__init__(pairs)
+        self.repeated: list[str] = []
+        if len(self) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen and key not in self.repeated:
+                    self.repeated.append(key)
+                seen.add(key)
+
+
+def ambiguous_json(body: bytes) -> list[FieldProblem]:
+    """Duplicate keys and non-finite numbers anywhere in a body jiter has parsed (so its depth is bounded).
+
+    Duplicate keys are refused, not resolved: parsers disagree on which copy wins (jiter and Python keep the
+    last, others the first), so a marketplace's validator could read one "title" while we screened another.
+    NaN and Infinity are not JSON (RFC 8259), even where we ignore the field.
+    """
+    found = False
+
+    def read_object(pairs: list[tuple[str, object]]) -> _Object:
+        nonlocal found
+        document = _Object(pairs)
+        found = found or bool(document.repeated)
+        return document
+
+    def read_constant(token: str) -> _NonFinite:
+        nonlocal found
+        found = True
+        return _NonFinite(token)
+
+    try:
+        document = json.loads(body, object_pairs_hook=read_object, parse_constant=read_constant)
+    except (ValueError, RecursionError) as error:
+        # jiter accepted the body, so this is the standard library disagreeing (e.g. on a huge number).
+        raise MalformedJson(f"the body is not plain JSON: {error}", [FieldProblem("", str(error))]) from error
+    if not found:
+        return []
+    problems: list[FieldProblem] = []
+    # Iterative, in document order: the depth is bounded already, but a walk need not rely on that.
+    pending: list[tuple[tuple[str | int, ...], object]] = [((), document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, _NonFinite):
+            problems.append(FieldProblem(json_pointer(path), f"{value.token} is not a JSON number; send a finite one"))
+        elif isinstance(value, _Object):
+            problems.extend(FieldProblem(json_pointer((*path, key)), "this key appears more than once; send it once")
+                            for key in value.repeated)
+            pending.extend(reversed([((*path, key), item) for key, item in value.items()]))
+        elif isinstance(value, list):
+            pending.extend(reversed([((*path, index), item) for index, item in enumerate(value)]))
+    return problems
+
+
+def _refuse_ambiguous(body: bytes) -> None:
+    problems = ambiguous_json(body)
+    if problems:
+        raise ContractViolation(f"{len(problems)} ambiguous value(s) in the body", problems)
 
 
 def _is_json(content_type: str) -> bool:
@@ -127,7 +208,6 @@ class ScreenService:
             return concurrent
         except StoreUnavailable as error:
             logger.error("decision not stored", extra={"error": str(error), "listing_id": listing.id})
-            metrics.add_metric(name="DecisionNotStored", unit=MetricUnit.Count, value=1)
             raise self._unavailable("the decision log is unavailable") from error
         self._observe(record)
         return record.response()
@@ -177,16 +257,29 @@ class ScreenService:
             )
         if not body.strip():
             raise MalformedJson("the body is empty", [FieldProblem("", "expected a JSON object")])
+        if body.startswith(codecs.BOM_UTF8):
+            # RFC 8259 section 8.1: senders must not add one. Refused rather than skipped, with a plain answer.
+            detail = "the body starts with a UTF-8 byte order mark; JSON text must not"
+            raise MalformedJson(detail, [FieldProblem("", detail)])
+        # pydantic's parser (jiter) is the strict one: UTF-8 only, no lone surrogates, at most ~200 levels of
+        # nesting (10,000 opening brackets are refused without recursion), no trailing data.
         try:
-            return Listing.model_validate_json(body)
+            listing = Listing.model_validate_json(body)
         except ValidationError as error:
-            problems = validation_problems(error)
             if any(item["type"] == "json_invalid" for item in error.errors()):
                 detail = error.errors()[0]["msg"]
                 raise MalformedJson(detail, [FieldProblem("", detail)]) from error
+            # Ambiguities first: the field problems of an ambiguous body may describe a copy nobody meant.
+            _refuse_ambiguous(body)
+            problems = validation_problems(error)
             raise ContractViolation(f"{len(problems)} field(s) break the contract", problems) from error
+        _refuse_ambiguous(body)
+        return listing
 
     def _unavailable(self, detail: str) -> ServiceUnavailable:
+        # Every 503 is a listing the marketplace could not get a stored decision for (the store or the
+        # marketplace configuration failed): the DecisionNotStored alarm counts them all.
+        metrics.add_metric(name="DecisionNotStored", unit=MetricUnit.Count, value=1)
         return ServiceUnavailable(detail, self._settings.retry_after_seconds)
 
     def _observe(self, record: DecisionRecord) -> None:

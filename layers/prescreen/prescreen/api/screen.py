@@ -8,7 +8,7 @@ from functools import cache
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 
-from prescreen.api.errors import install_error_handlers, problem_responses
+from prescreen.api.errors import install_error_handlers, install_openapi_schemas, problem_responses, schema_ref
 from prescreen.errors import FieldProblem, PayloadTooLarge
 from prescreen.models import DecisionResponse, Listing
 from prescreen.settings import get_settings
@@ -22,6 +22,8 @@ def create_app(service: Callable[[], ScreenService]) -> FastAPI:
         description="Screens a marketplace listing before publication and answers allow, review or block.",
     )
     install_error_handlers(app)
+    # The body is read as raw bytes (the signature covers them exactly), so FastAPI cannot infer its schema.
+    install_openapi_schemas(app, Listing)
 
     @app.post(
         "/v1/marketplaces/{marketplace}/screen",
@@ -30,7 +32,7 @@ def create_app(service: Callable[[], ScreenService]) -> FastAPI:
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": Listing.model_json_schema(mode="validation")}},
+                "content": {"application/json": {"schema": schema_ref(Listing)}},
             }
         },
     )
@@ -41,7 +43,15 @@ def create_app(service: Callable[[], ScreenService]) -> FastAPI:
         if declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}",
                                   [FieldProblem("", f"at most {limit} bytes")])
-        body = await request.body()
+        # Read at most limit + 1 bytes: a chunked body announces no length, and must not fill memory either.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"the body is over {limit} bytes", [FieldProblem("", f"at most {limit} bytes")])
+            chunks.append(chunk)
+        body = b"".join(chunks)
         headers = {name.lower(): value for name, value in request.headers.items()}
         # The service blocks on DynamoDB: keep the event loop free for other requests.
         return await run_in_threadpool(service().handle, marketplace, headers, body)
