@@ -65,7 +65,8 @@ def test_serve_answers_a_retry_with_the_same_decision(served: str) -> None:
 def test_screen_writes_one_decision_per_line(tmp_path: Path) -> None:
     # Given a catalogue file of webhook bodies, one of them not a valid listing
     names = ["childlike_doll_fr", "reborn_doll", "kettle", "adult_doll_weak_cue"]
-    lines = [(LISTINGS / f"{name}.json").read_text().strip() for name in names] + ['{"id": "no-title"}']
+    lines = [(LISTINGS / f"{name}.json").read_text().strip() for name in names] + [
+        '{"id": "no-title"}', '{"id": "twice", "title": "kettle", "title": "sex doll"}']
     catalogue = tmp_path / "catalogue.jsonl"
     catalogue.write_text("\n".join(lines) + "\n")
     output = tmp_path / "decisions.jsonl"
@@ -74,7 +75,9 @@ def test_screen_writes_one_decision_per_line(tmp_path: Path) -> None:
                                capture_output=True, text=True, timeout=60, check=False)
     # Then every line gets a decision (or says why it could not), in order
     decisions = [json.loads(line) for line in output.read_text().splitlines()]
-    assert [d.get("decision") for d in decisions] == ["block", "allow", "allow", "review", None]
+    assert [d.get("decision") for d in decisions] == ["block", "allow", "allow", "review", None, None]
     assert decisions[0]["reasons"][0]["evidence"]
-    assert decisions[-1] == {"line": 5, "error": "Field required", "pointer": "/title"}
+    assert decisions[4] == {"line": 5, "error": "Field required", "pointer": "/title"}
+    # A key given twice is refused as the webhook refuses it, not screened as whichever copy a parser keeps.
+    assert (decisions[5]["line"], decisions[5]["pointer"]) == (6, "/title")
     assert completed.returncode == 1  # a bad line makes the run fail, after screening the rest

@@ -141,6 +141,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
 def _cmd_screen(args: argparse.Namespace) -> int:
     from prescreen.models import Listing, json_pointer
     from prescreen.settings import get_settings
+    from prescreen.webhook import ambiguous_json
     from prescreen.wiring import build_screener
 
     model_server = _classifier_for_local_use(args.no_classifier)
@@ -160,6 +161,13 @@ def _cmd_screen(args: argparse.Namespace) -> int:
                     first = error.errors()[0]
                     pointer = json_pointer(first["loc"])
                     out.write(json.dumps({"line": number, "error": first["msg"], "pointer": pointer}) + "\n")
+                    continue
+                ambiguous = ambiguous_json(line.encode("utf-8", "surrogatepass"))
+                if ambiguous:
+                    # The webhook refuses these too (duplicate keys, NaN): screen what it would screen.
+                    failures += 1
+                    out.write(json.dumps({"line": number, "error": ambiguous[0].detail,
+                                          "pointer": ambiguous[0].pointer}) + "\n")
                     continue
                 screening = screener.screen(listing, args.policy)
                 draft = screening.draft
