@@ -1,0 +1,29 @@
+"""LOAD-ONLY, "store excluded": the real webhook (ScreenService, signatures, rules, logging) with the decision
+log in memory (prescreen.store.memory.InMemoryDecisionStore) instead of DynamoDB.
+
+Not a product configuration: the webhook never answers before its decision is durably stored. It exists so
+`make load` can tell how much of the webhook's latency is the store (moto, on the same 2 cores) and how much
+is everything else. The in-memory store keeps every decision, so it grows with the requests by design.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from prescreen.api.screen import create_app
+from prescreen.settings import get_settings
+from prescreen.store.memory import InMemoryDecisionStore
+from prescreen.webhook import ScreenService
+from prescreen.wiring import build_marketplaces, build_screener
+
+
+def build_app() -> FastAPI:
+    settings = get_settings()
+    service = ScreenService(
+        settings=settings,
+        store=InMemoryDecisionStore(),
+        marketplaces=build_marketplaces(settings),
+        screener=build_screener(settings),
+    )
+    # The same FastAPI app `prescreen serve` routes /v1/marketplaces/* to, with this service injected.
+    return create_app(lambda: service)
