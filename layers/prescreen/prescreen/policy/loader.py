@@ -287,7 +287,7 @@ def _parse[M: BaseModel](path: str, data: bytes, model: type[M], issues: list[Po
         issues.append(PolicyIssue(path, "", f"not UTF-8 ({exc.reason} at byte {exc.start})"))
         return None
     try:
-        document = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: as safe as yaml.safe_load
+        document = yaml.load(text, Loader=StrictYamlLoader)  # a SafeLoader subclass: as safe as yaml.safe_load
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
@@ -322,14 +322,14 @@ def format_location(loc: Sequence[int | str]) -> str:
     return out
 
 
-class _StrictLoader(_SafeLoader):
+class StrictYamlLoader(_SafeLoader):
     """yaml.safe_load's loader, except that a key written twice in one mapping is an error.
 
     Plain YAML keeps the last value, which would silently drop e.g. the first of two `doll:` sets.
     """
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+def _construct_mapping(loader: StrictYamlLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[Hashable] = set()
     for key_node, _value in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":
@@ -344,4 +344,4 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
     return mapping
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+StrictYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

@@ -22,6 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from prescreen.iso_codes import EEA_COUNTRIES, EU_COUNTRIES
 from prescreen.marketplaces import MarketplaceConfig
 from prescreen.models import Evidence, Reason
+from prescreen.policy.loader import StrictYamlLoader
 from prescreen.records import DecisionRecord
 
 StatementCategory = Literal[
@@ -241,24 +242,6 @@ class StatementGrounds(BaseModel):
         return self.entry(category) or self.categories[FALLBACK_CATEGORY]
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """safe_load, except that a key written twice is an error (YAML would keep the last entry silently)."""
-
-
-def _mapping_without_duplicates(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _value in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if isinstance(key, Hashable):
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping", node.start_mark, f"duplicate key '{key}'", key_node.start_mark)
-            seen.add(key)
-    mapping: dict[Any, Any] = loader.construct_mapping(node, deep=True)
-    return mapping
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
 def _location(loc: Sequence[int | str]) -> str:
@@ -274,7 +257,7 @@ def _location(loc: Sequence[int | str]) -> str:
 def parse_statement_grounds(text: str, source: str = GROUNDS_FILE) -> StatementGrounds:
     """Validates a grounds document; every problem is reported as `source: categories.<CATEGORY>.<field>: ...`."""
     try:
-        document = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: as safe as safe_load
+        document = yaml.load(text, Loader=StrictYamlLoader)  # the policies' loader: safe_load, duplicate keys refused
     except yaml.YAMLError as error:
         raise StatementGroundsError(f"{source}: YAML: {error}") from error
     try:
