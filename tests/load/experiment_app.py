@@ -5,7 +5,7 @@ DynamoDB store, the same FastAPI app), with one product change at a time applied
     .venv/bin/python tests/load/run_load.py --soak-seconds 0 \\
         --variant "write first=--write-first" --variant "2 workers=--workers 2"
 
-Options (each one is a proposal, see the report printed by run_load.py):
+Options (each a candidate product change or a probe, one at a time or combined):
 
 --write-first        a new request's decision is written without the GetItem that looks for an earlier
                      webhook-id first: the transaction's attribute_not_exists condition already refuses a
