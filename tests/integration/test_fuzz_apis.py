@@ -37,12 +37,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from prescreen.api import review, screen
-from prescreen.marketplaces import dev_marketplaces_path
 from prescreen.review.operators import Operator
 from prescreen.settings import Settings
 from prescreen.wiring import build_review_service, build_screen_service
 from support.servers import serving
 from support.signing import dev_secret, listing_body, signed
+from support.tenants import marketplaces_with_callback
 
 type Case = schemathesis.Case[Any]  # generic in the operation's type
 
@@ -191,13 +191,6 @@ def _operators_file(path: Path) -> Path:
     return path
 
 
-def _marketplaces_file(path: Path) -> Path:
-    document = json.loads(dev_marketplaces_path().read_text())
-    document["demo"]["callback_url"] = "https://marketplace.example/callbacks"
-    path.write_text(json.dumps(document))
-    return path
-
-
 @pytest.fixture
 def review_server(local_settings: Settings, dynamodb_endpoint: str, tmp_path: Path) -> Iterator[ReviewServer]:
     sqs: Any = boto3.session.Session().client("sqs", endpoint_url=dynamodb_endpoint, region_name="eu-west-1",
@@ -205,7 +198,7 @@ def review_server(local_settings: Settings, dynamodb_endpoint: str, tmp_path: Pa
     queue_url = sqs.create_queue(QueueName=f"fuzz-callbacks-{tmp_path.name[-20:]}")["QueueUrl"]
     settings_ = local_settings.model_copy(update={
         "operators_file": _operators_file(tmp_path / "operators.json"),
-        "marketplaces_file": _marketplaces_file(tmp_path / "marketplaces.json"),
+        "marketplaces_file": marketplaces_with_callback(tmp_path / "marketplaces.json"),
         "callback_queue_url": queue_url, "sqs_endpoint": dynamodb_endpoint,
     })
     screening = build_screen_service(settings_)

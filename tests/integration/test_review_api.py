@@ -18,11 +18,11 @@ import pytest
 
 from prescreen.api import review, screen
 from prescreen.local.dynamodb import free_port
-from prescreen.marketplaces import dev_marketplaces_path
 from prescreen.settings import Settings
 from prescreen.wiring import build_review_service, build_screen_service
 from support.servers import serving
 from support.signing import listing_body, signed
+from support.tenants import marketplaces_with_callback
 from support.transparency_db import statement_problems
 
 PROBLEM = "application/problem+json"
@@ -65,13 +65,6 @@ def operators_file(path: Path) -> Path:
     return path
 
 
-def marketplaces_file(path: Path) -> Path:
-    document = json.loads(dev_marketplaces_path().read_text())
-    document["demo"]["callback_url"] = "https://marketplace.example/callbacks"
-    path.write_text(json.dumps(document))
-    return path
-
-
 @pytest.fixture
 def product(local_settings: Settings, dynamodb_endpoint: str, tmp_path: Path) -> Iterator[Product]:
     sqs = boto3.session.Session().client("sqs", endpoint_url=dynamodb_endpoint, region_name="eu-west-1",
@@ -79,7 +72,7 @@ def product(local_settings: Settings, dynamodb_endpoint: str, tmp_path: Path) ->
     queue_url = sqs.create_queue(QueueName=f"callbacks-{tmp_path.name[-20:]}")["QueueUrl"]
     settings = local_settings.model_copy(update={
         "operators_file": operators_file(tmp_path / "operators.json"),
-        "marketplaces_file": marketplaces_file(tmp_path / "marketplaces.json"),
+        "marketplaces_file": marketplaces_with_callback(tmp_path / "marketplaces.json"),
         "callback_queue_url": queue_url, "sqs_endpoint": dynamodb_endpoint,
     })
     screening = build_screen_service(settings)

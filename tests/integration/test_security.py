@@ -16,11 +16,9 @@ import io
 import json
 import logging
 import re
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ from prescreen.settings import Settings
 from prescreen.signatures import decode_secret
 from prescreen.webhook import logger, mask, metrics
 from prescreen.wiring import build_review_service, build_screen_service
+from support.faulty_proxy import faulty_proxy
 from support.moderation_faults import Behaviour, moderation_server
 from support.servers import serving
 from support.signing import dev_secret, listing_body, listing_json, signed
@@ -298,42 +297,6 @@ def documented_metric_names() -> set[str]:
     return set(re.findall(r"`([^`\n]+)`", section.group(1)))
 
 
-@contextmanager
-def decision_log_that_cannot_write(endpoint: str) -> Iterator[str]:
-    """A DynamoDB endpoint on loopback that forwards every call to `endpoint` except TransactWriteItems, which
-    gets DynamoDB's own 500: a partial outage in which the webhook can read, decide, and not store."""
-
-    class Proxy(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            if self.headers.get("x-amz-target", "").endswith(".TransactWriteItems"):
-                status, payload = 500, json.dumps({
-                    "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
-                    "message": "injected write failure"}).encode()
-            else:
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", "content-length"}}
-                forwarded = httpx.post(endpoint + self.path, content=body, headers=headers, timeout=10)
-                status, payload = forwarded.status_code, forwarded.content
-            self.send_response(status)
-            self.send_header("content-type", "application/x-amz-json-1.0")
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_the_emf_metrics_name_each_decision_and_classifier_status(
     local_settings: Settings, dynamodb_endpoint: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -353,9 +316,9 @@ def test_the_emf_metrics_name_each_decision_and_classifier_status(
     down = local_settings.model_copy(update={"classifier": "http", "classifier_url": f"http://127.0.0.1:{free_port()}"})
     assert screened(down, "holster_in_weapons_category") == 200  # unavailable: the fallback holds it for review
     assert screened(local_settings, "reborn_doll") == 200  # disabled
-    # DecisionNotStored counts decisions made and then refused by the log. (A log that cannot even be read
-    # refuses the request before any decision: 503 too, but that one only shows in the API's 5xx.)
-    with decision_log_that_cannot_write(dynamodb_endpoint) as failing:
+    # DecisionNotStored counts the webhook's 503s: here a log that reads but refuses the write.
+    with faulty_proxy(dynamodb_endpoint) as (failing, faults):
+        faults.throttle_operations = {"TransactWriteItems"}
         cannot_store = local_settings.model_copy(update={"dynamodb_endpoint": failing, "store_max_attempts": 1})
         assert screened(cannot_store, "kettle") == 503
 
