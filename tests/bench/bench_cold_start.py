@@ -2,15 +2,17 @@
 allowed-listing event (events/screen/allow_reborn_doll.json), side by side in one run:
 
 - shipped: the build as `make build` makes it (.pyc files, precompiled policies, the default policy
-  preloaded at init, no Powertools Tracer);
-- the previous handler: the same layer with the handler as it was before the cold-start work (Powertools
-  Tracer, so the X-Ray SDK import, and every bundled policy preloaded at init);
+  preloaded at init, no Powertools Tracer, no web framework: prescreen/api/lambda_screen.py);
+- FastAPI + Mangum: the same layer with the handler of the first cold-start round (the FastAPI app through
+  Mangum, the default policy preloaded, no Tracer);
+- the previous handler: the same layer with the handler as it was before the cold-start work (FastAPI and
+  Mangum, Powertools Tracer, so the X-Ray SDK import, and every bundled policy preloaded at init);
 - as `sam build` ships it: the shipped handler on a layer without .pyc files and precompiled policies.
 
 Each run gets a fresh table so the event is screened, never answered from the log as a retry. The process
 is python3.13 -S with only the built function and layer on its path (prescreen.local.invoke).
 
-Run: make build && .venv/bin/python tests/bench/bench_cold_start.py   (bounded: 3 variants x 7 runs)
+Run: make build && .venv/bin/python tests/bench/bench_cold_start.py   (bounded: 4 variants x 7 runs)
 """
 
 from __future__ import annotations
@@ -52,6 +54,20 @@ def lambda_handler(event, context):
 """
 
 
+FASTAPI_HANDLER = """
+from mangum import Mangum
+from prescreen.api.screen import app
+from prescreen.policy.provider import preload_policies
+from prescreen.webhook import logger, metrics
+asgi_handler = Mangum(app, lifespan="off", text_mime_types=["application/json", "application/problem+json"])
+preload_policies("default")
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return asgi_handler(event, context)
+"""
+
+
 def strip_build(source: Path, target: Path) -> Path:
     """A copy of the build whose layer has no .pyc files and no precompiled policies."""
     shutil.copytree(source, target, symlinks=True)
@@ -62,14 +78,14 @@ def strip_build(source: Path, target: Path) -> Path:
     return target
 
 
-def previous_handler_build(source: Path, target: Path) -> Path:
-    """A build whose ScreenFunction is the handler before the cold-start work, on the shipped layer."""
+def handler_build(source: Path, target: Path, handler: str) -> Path:
+    """A build whose ScreenFunction is `handler` (source text), on the shipped layer."""
     target.mkdir()
     for entry in source.iterdir():
         if entry.name != "ScreenFunction":
             (target / entry.name).symlink_to(entry)
     (target / "ScreenFunction").mkdir()
-    (target / "ScreenFunction" / "handler.py").write_text(PREVIOUS_HANDLER)
+    (target / "ScreenFunction" / "handler.py").write_text(handler)
     return target
 
 
@@ -108,9 +124,11 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as scratch_name:
             scratch = Path(scratch_name)
             stripped = strip_build(BUILD, scratch / "build-as-sam-ships-it")
-            previous = previous_handler_build(BUILD, scratch / "build-previous-handler")
+            previous = handler_build(BUILD, scratch / "build-previous-handler", PREVIOUS_HANDLER)
+            fastapi = handler_build(BUILD, scratch / "build-fastapi-handler", FASTAPI_HANDLER)
             variants = {
                 "shipped": (BUILD, {}),
+                "FastAPI + Mangum handler": (fastapi, {}),
                 "previous handler (Tracer, all policies at init)": (previous, {"POWERTOOLS_TRACE_DISABLED": "false"}),
                 "as sam build ships it (no .pyc, compiles policy)": (stripped, {}),
             }

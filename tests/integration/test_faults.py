@@ -52,15 +52,28 @@ def test_when_dynamodb_throttles_the_write_the_webhook_answers_503_and_stores_no
     assert items(dynamodb, local_settings.table_name) == []  # no partial record: not the request, not the decision
 
 
-def test_when_dynamodb_throttles_reads_the_webhook_answers_503(
+def test_when_dynamodb_throttles_reads_a_retry_answers_503_and_a_new_request_is_still_screened(
     webhook_behind_a_faulty_store: tuple[str, Faults], dynamodb: Any, local_settings: Settings
 ) -> None:
+    # Given a stored decision, then reads throttled
     url, faults = webhook_behind_a_faulty_store
-    faults.throttle_operations = {"GetItem"}
     body = listing_body("kettle")
-    response = post(url, body, signed(body))
-    assert response.status_code == 503
-    assert items(dynamodb, local_settings.table_name) == []
+    headers = signed(body)
+    assert post(url, body, headers).status_code == 200
+    faults.throttle_operations = {"GetItem"}
+
+    # When the marketplace retries that message, and sends a new one
+    retried = post(url, body, headers)
+    other = listing_body("reborn_doll")
+    fresh = post(url, other, signed(other))
+
+    # Then the retry, which must read the stored decision, is a 503 and changes nothing; the new request
+    # needs no read (its write is the duplicate check) and is screened and stored
+    assert retried.status_code == 503
+    assert int(retried.headers["retry-after"]) > 0
+    assert fresh.status_code == 200, fresh.text
+    assert "GetItem" in faults.seen
+    assert items(dynamodb, local_settings.table_name) == ["DECISION", "DECISION", "REQUEST", "REQUEST"]
 
 
 def test_when_dynamodb_is_down_then_back_the_webhook_answers_503_then_200(

@@ -3,22 +3,19 @@ DynamoDB store, the same FastAPI app), with one product change at a time applied
 `make load` can measure a proposed change before anyone edits layers/ or the uvicorn options in cli.py.
 
     .venv/bin/python tests/load/run_load.py --soak-seconds 0 \\
-        --variant "write first=--write-first" --variant "2 workers=--workers 2"
+        --variant "quiet log=--quiet-log" --variant "2 workers=--workers 2"
 
 Options (each a candidate product change or a probe, one at a time or combined):
 
---write-first        a new request's decision is written without the GetItem that looks for an earlier
-                     webhook-id first: the transaction's attribute_not_exists condition already refuses a
-                     duplicate, and ScreenService reads the earlier decision only then (DuplicateRequest).
-                     One DynamoDB round trip per request instead of two; answers are unchanged.
 --quiet-log          no INFO `decision` log line per request (logger level WARNING).
 --no-metrics         Powertools metrics.add_metric made a no-op.
 --inline             ScreenService.handle on the event loop instead of anyio's thread pool.
 --switch-interval-ms the GIL switch interval (CPython's default is 5 ms).
 --store memory       the in-memory store (store excluded) instead of DynamoDB.
---gc-freeze          the policy compiled and gc.freeze() called before serving, so the cyclic GC's full
-                     collections no longer walk the ~110k long-lived objects (policy, botocore models): a full
-                     collection of the server's heap takes ~60 ms on this machine, every request in flight waits.
+--gc-freeze          the policy compiled and gc.freeze() called before serving, as `prescreen serve` now does
+                     (prescreen/process.py): without it a full collection walks the ~110k long-lived objects
+                     (policy, botocore models), ~60 ms on this machine while every request in flight waits.
+                     This app is built without it, so the flag still shows the difference.
 --gc-log PATH        append "generation milliseconds" for every collection of generation 2 to PATH.
 --timing-log PATH    append, per request, the milliseconds spent waiting for a thread-pool thread, in
                      ScreenService.handle, and in its GetItem and TransactWriteItems calls: where a slow
@@ -45,33 +42,6 @@ from typing import Any
 from fastapi import FastAPI
 
 OPTIONS_ENV = "PRESCREEN_LOAD_EXPERIMENT"  # how the flags reach every uvicorn worker process
-
-
-class WriteFirstStore:
-    """Proposal: skip the look-up before the write; read the earlier decision only when the write conflicts."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self._conflicts: set[tuple[str, str]] = set()
-
-    def find_request(self, marketplace: str, webhook_id: str) -> Any:
-        if (marketplace, webhook_id) in self._conflicts:
-            self._conflicts.discard((marketplace, webhook_id))
-            return self._inner.find_request(marketplace, webhook_id)
-        return None  # the transaction's condition is the duplicate check
-
-    def save_decision(self, record: Any) -> None:
-        from prescreen.store import DuplicateRequest
-
-        try:
-            self._inner.save_decision(record)
-        except DuplicateRequest:
-            # ScreenService answers a DuplicateRequest by reading the earlier decision: let that read through.
-            self._conflicts.add((record.marketplace, record.webhook_id))
-            raise
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 def create() -> FastAPI:
@@ -102,8 +72,6 @@ def create() -> FastAPI:
         _log_full_collections(options["gc_log"])
     store: Any = InMemoryDecisionStore() if options.get("store") == "memory" \
         else DynamoDBDecisionStore.from_settings(settings)
-    if options.get("write_first"):
-        store = WriteFirstStore(store)
     if options.get("timing_log"):
         store = TimedStore(store)
     screener = build_screener(settings)
@@ -191,7 +159,6 @@ def _log_full_collections(path: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--write-first", action="store_true")
     parser.add_argument("--quiet-log", action="store_true")
     parser.add_argument("--no-metrics", action="store_true")
     parser.add_argument("--inline", action="store_true")
@@ -213,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ["PYTHONPATH"] = os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])
     sys.path.insert(0, tests)
     os.environ[OPTIONS_ENV] = json.dumps({
-        "write_first": args.write_first, "quiet_log": args.quiet_log, "no_metrics": args.no_metrics,
+        "quiet_log": args.quiet_log, "no_metrics": args.no_metrics,
         "inline": args.inline, "switch_interval_ms": args.switch_interval_ms, "store": args.store,
         "gc_freeze": args.gc_freeze, "gc_log": args.gc_log, "timing_log": args.timing_log,
     })

@@ -8,7 +8,7 @@
 
 Experiments (LOAD-ONLY, see tests/load/experiment_app.py; product code is never changed by this tool):
 
-    .venv/bin/python tests/load/run_load.py --soak-seconds 0 --variant "write first=--write-first"
+    .venv/bin/python tests/load/run_load.py --soak-seconds 0 --variant "quiet log=--quiet-log"
     .venv/bin/python tests/load/run_load.py --soak-seconds 0 --fixed-rate 100 --variant ...   # same load for all
     .venv/bin/python tests/load/run_load.py --soak-seconds 0 --py-spy /tmp/scratch/bin/py-spy  # CPU breakdown
 
@@ -17,9 +17,11 @@ What runs, all on 127.0.0.1 free ports, each in its own process (none shares ano
 - DynamoDB: prescreen's LocalDynamoDB (moto) in a process of its own (tests/load/dynamodb_server.py), the
   table created from template.yaml by prescreen.local.dynamodb.create_decisions_table. In production
   DynamoDB is another machine; a separate process is the closest this box gets (moto still competes for
-  the same 2 cores, which is why its CPU is reported and the "store excluded" row exists). moto's
-  TransactWriteItems is patched there to snapshot the touched items instead of deep-copying the whole table
-  on every call (see that file: stock moto's cost grows with every decision stored; `--stock-moto` to see it).
+  the same 2 cores, which is why its CPU is reported and the "store excluded" row exists). Its
+  TransactWriteItems snapshots the touched items instead of deep-copying the whole table (as in `prescreen
+  serve`; `--stock-moto` to see stock moto's cost grow with every decision stored), and that process freezes
+  its heap once a second so that CPython's full collections do not walk every stored item (pauses of up to
+  190 ms, which DynamoDB does not have; `--db-no-freeze` to see them). See tests/load/dynamodb_server.py.
 - webhook: `prescreen serve --no-classifier` (the product as shipped for local use: uvicorn, the webhook and
   console app, the callback notifier polling SQS), with PRESCREEN_DYNAMODB_ENDPOINT pointing at that moto.
 - store excluded (LOAD-ONLY, not a product configuration): the same ScreenService and FastAPI app with the
@@ -29,9 +31,10 @@ What runs, all on 127.0.0.1 free ports, each in its own process (none shares ano
 Each target is measured the same way by tests/load/loadgen.py in its own process, 16 keep-alive connections:
 phase A, closed loop for `--max-seconds` (after a 2 s discarded warm-up): the maximum rate; phase B, open
 loop at 80 % of that rate for `--rate-seconds`, latency measured from each request's scheduled send time.
-Then the store calls alone (the webhook's GetItem + TransactWriteItems through prescreen's DynamoDB store,
-one at a time) and the soak: `--soak-seconds` at the webhook's phase-B rate, sampling the webhook server's
-RSS (VmRSS from /proc) every `--rss-interval` seconds.
+Then the store calls alone (through prescreen's DynamoDB store, one at a time: the webhook's one
+TransactWriteItems per new request, and the GetItem it adds only for a retry) and the soak: `--soak-seconds`
+at the webhook's phase-B rate, sampling the webhook server's RSS (VmRSS from /proc) every `--rss-interval`
+seconds.
 
 Targets (PASS/MISS printed; exit 1 on a MISS only with --check):
 - p99 <= 50 ms for the webhook (rules only) in phase B;
@@ -504,6 +507,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--soak-seconds", type=float, default=300.0, help="0 skips the soak")
     parser.add_argument("--rss-interval", type=float, default=5.0, help="seconds between RSS samples")
     parser.add_argument("--store-calls", type=int, default=300, help="sequential store call pairs timed")
+    parser.add_argument("--db-no-freeze", action="store_true", help="moto's full collections walk its whole "
+                        "store (see dynamodb_server.py)")
+    parser.add_argument("--db-gc-log", type=Path, help="probe: moto's full collections (ms, objects) to this file")
     parser.add_argument("--stock-moto", action="store_true", help="moto as released (see dynamodb_server.py)")
     parser.add_argument("--variant", action="append", default=[], metavar="LABEL=ARGS",
                         help="also measure tests/load/experiment_app.py with these ARGS (LOAD-ONLY experiments)")
@@ -530,7 +536,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         db_port = free_port()
         database = stack.enter_context(started(
             "dynamodb", [python, str(HERE / "dynamodb_server.py"), "--port", str(db_port)]
-            + (["--stock"] if args.stock_moto else []), db_port, env, logs))
+            + (["--stock"] if args.stock_moto else [])
+            + (["--no-freeze"] if args.db_no_freeze else [])
+            + (["--gc-log", str(args.db_gc_log)] if args.db_gc_log else []), db_port, env, logs))
         endpoint = database.url
         create_decisions_table(dynamodb_client(endpoint), REPO / "template.yaml", TABLE)
         webhook_env = env | {"PRESCREEN_DYNAMODB_ENDPOINT": endpoint}
@@ -556,7 +564,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for server in (webhook, excluded, floor_server, *(v.server for v in variants)):
             wait_until_answering(server, factory)
 
-        moto = "stock moto" if args.stock_moto else "moto, per-item transaction snapshots"
+        moto = ("stock moto" if args.stock_moto else "moto, per-item transaction snapshots") + \
+            (", every full collection walks its store" if args.db_no_freeze else ", its heap frozen each second")
         floor = Target("floor (trivial FastAPI)", floor_server)
         targets = [
             Target("webhook (moto)", webhook, database),
@@ -595,7 +604,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("* LOAD-ONLY: the same webhook app and ScreenService with the in-memory store; not a product "
           "configuration (a decision is never answered before DynamoDB stored it).")
     print(f"store calls alone ({args.store_calls} sequential GetItem + TransactWriteItems through prescreen's "
-          f"store, {moto}): GetItem p50 {store['get_p50']:.2f} ms, TransactWriteItems p50 "
+          f"store, {moto}; a new request makes the write only, a retry adds the read): "
+          f"GetItem p50 {store['get_p50']:.2f} ms, TransactWriteItems p50 "
           f"{store['transact_p50']:.2f} ms, both p50 {store['both_p50']:.2f} / p99 {store['both_p99']:.2f} ms")
 
     if profiles:

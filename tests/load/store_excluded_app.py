@@ -11,6 +11,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from prescreen.api.screen import create_app
+from prescreen.policy.provider import preload_policies
+from prescreen.process import freeze_initialised_heap
 from prescreen.settings import get_settings
 from prescreen.store.memory import InMemoryDecisionStore
 from prescreen.webhook import ScreenService
@@ -25,5 +27,8 @@ def build_app() -> FastAPI:
         marketplaces=build_marketplaces(settings),
         screener=build_screener(settings),
     )
+    # Initialised as `prescreen serve` initialises the webhook before opening its port.
+    preload_policies("default")
+    freeze_initialised_heap()
     # The same FastAPI app `prescreen serve` routes /v1/marketplaces/* to, with this service injected.
     return create_app(lambda: service)

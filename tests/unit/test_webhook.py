@@ -22,6 +22,7 @@ from prescreen.marketplaces import FileMarketplaceDirectory, MarketplaceConfigEr
 from prescreen.models import Evidence, Listing, RuleHit
 from prescreen.pipeline import RulePolicy, Screener
 from prescreen.settings import Settings
+from prescreen.store.base import RequestRecord
 from prescreen.store.memory import InMemoryDecisionStore
 from prescreen.webhook import ScreenService, mask
 from support.signing import signed
@@ -104,6 +105,35 @@ def test_a_retry_is_answered_from_the_log(service: ScreenService, store: InMemor
     second = service.handle("demo", signed(body, webhook_id="m-1", timestamp=NOW + 10), body)
     assert first == second
     assert len(store.listing_history("demo", "l-1")) == 1
+
+
+class ReadCountingStore(InMemoryDecisionStore):
+    """The in-memory log, counting the look-ups of earlier requests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def find_request(self, marketplace: str, webhook_id: str) -> RequestRecord | None:
+        self.reads += 1
+        return super().find_request(marketplace, webhook_id)
+
+
+def test_a_new_request_is_written_without_a_read_and_only_a_retry_reads_the_log() -> None:
+    # Given a service whose log counts reads
+    store = ReadCountingStore()
+    service = ScreenService(Settings(stage="local"), store, FileMarketplaceDirectory(dev_marketplaces_path()),
+                            Screener(WordPolicies()), clock=lambda: float(NOW))
+    body = body_of()
+
+    # When a new message is screened, then retried
+    first = service.handle("demo", signed(body, webhook_id="m-w", timestamp=NOW), body)
+    reads_for_new = store.reads
+    second = service.handle("demo", signed(body, webhook_id="m-w", timestamp=NOW + 5), body)
+
+    # Then the new one cost no read (its conditional write is the duplicate check), the retry one
+    assert (reads_for_new, store.reads) == (0, 1)
+    assert second == first
 
 
 def test_a_reused_webhook_id_with_another_body_conflicts(service: ScreenService) -> None:

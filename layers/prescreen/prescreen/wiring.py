@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from prescreen.callbacks.queue import CallbackQueue, SqsCallbackQueue, UnconfiguredQueue
@@ -29,7 +30,7 @@ from prescreen.policy.provider import (
     RemotePolicyProvider,
     S3PolicySource,
 )
-from prescreen.settings import Settings
+from prescreen.settings import Settings, get_settings
 from prescreen.store.dynamodb import DynamoDBDecisionStore
 from prescreen.webhook import ScreenService
 
@@ -163,3 +164,9 @@ def build_screen_service(settings: Settings) -> ScreenService:
         marketplaces=build_marketplaces(settings),
         screener=build_screener(settings),
     )
+
+
+@cache
+def default_screen_service() -> ScreenService:
+    """The webhook's service wired from the environment: built on first use, then shared by the process."""
+    return build_screen_service(get_settings())

@@ -1,4 +1,4 @@
-"""Every refusal becomes an RFC 9457 problem+json body here, and only here."""
+"""The FastAPI apps' error handlers: every refusal becomes the problem+json body of api/problems.py."""
 
 from __future__ import annotations
 
@@ -10,46 +10,22 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from prescreen.errors import FieldProblem, ServiceUnavailable, WebhookError
+from prescreen.api.problems import PROBLEM_JSON, Problem, problem, webhook_problem
+from prescreen.errors import FieldProblem, WebhookError
 from prescreen.models import json_pointer
-
-PROBLEM_JSON = "application/problem+json"
-
-
-class ProblemField(BaseModel):
-    pointer: str
-    detail: str
-
-
-class Problem(BaseModel):
-    """The body of every 4xx and 5xx answer."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[ProblemField] = []
 
 
 def problem_response(
     status: int, slug: str, title: str, detail: str, errors: list[FieldProblem], headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    body = Problem(
-        type=f"urn:prescreen:problem:{slug}",
-        title=title,
-        status=status,
-        detail=detail,
-        errors=[ProblemField(pointer=e.pointer, detail=e.detail) for e in errors],
-    )
+    body = problem(status, slug, title, detail, errors)
     return JSONResponse(body.model_dump(), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 async def _webhook_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, WebhookError)
-    headers = None
-    if isinstance(error, ServiceUnavailable):
-        headers = {"Retry-After": str(error.retry_after_seconds)}
-    return problem_response(error.status, error.slug, error.title, error.detail, error.errors, headers)
+    body, headers = webhook_problem(error)
+    return JSONResponse(body.model_dump(), status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 async def _request_validation(_: Request, error: Exception) -> JSONResponse:

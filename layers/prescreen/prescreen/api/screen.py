@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -11,7 +10,6 @@ from fastapi.concurrency import run_in_threadpool
 from prescreen.api.errors import install_error_handlers, install_openapi_schemas, problem_responses, schema_ref
 from prescreen.errors import FieldProblem, PayloadTooLarge
 from prescreen.models import DecisionResponse, Listing
-from prescreen.settings import get_settings
 from prescreen.webhook import ScreenService
 
 
@@ -59,12 +57,11 @@ def create_app(service: Callable[[], ScreenService]) -> FastAPI:
     return app
 
 
-@cache
 def default_service() -> ScreenService:
     """The service wired from the environment, built on the first request (never at import)."""
-    from prescreen.wiring import build_screen_service
+    from prescreen.wiring import default_screen_service
 
-    return build_screen_service(get_settings())
+    return default_screen_service()
 
 
 app = create_app(default_service)

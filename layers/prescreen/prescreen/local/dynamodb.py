@@ -25,9 +25,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 class LocalDynamoDB:
     """Starts moto's server on 127.0.0.1; `endpoint` is its URL. Stop it with `stop()`."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, per_item_transactions: bool = True) -> None:
         from moto.server import ThreadedMotoServer  # a development dependency, never in the Lambda layer
 
+        if per_item_transactions:
+            from prescreen.local.moto_transactions import patch_transactions
+
+            patch_transactions()  # stock moto copies the whole table per transaction (see that module)
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)

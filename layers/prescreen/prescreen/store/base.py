@@ -13,7 +13,7 @@ class StoreUnavailable(Exception):
 
 
 class DuplicateRequest(Exception):
-    """A decision for this (marketplace, webhook-id) was stored first by a concurrent request."""
+    """A decision for this (marketplace, webhook-id) is already stored (a retry, or a concurrent copy)."""
 
 
 class StaleRevision(Exception):
