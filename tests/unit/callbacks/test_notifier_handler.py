@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from prescreen.callbacks.delivery import queue_url_from_arn
 from prescreen.callbacks.notifier import Notifier
 from prescreen.callbacks.payload import build_callback
 from prescreen.callbacks.sender import DeliveryResult
@@ -108,7 +109,7 @@ def handler() -> Any:
 
 
 def handle(handler: Any, event: dict[str, Any], notifier: Notifier, sqs: RecordingSqs) -> dict[str, Any]:
-    result: dict[str, Any] = handler.handle(event, notifier, sqs, handler.queue_url_from_arn)
+    result: dict[str, Any] = handler.handle(event, notifier, sqs, queue_url_from_arn)
     return result
 
 
@@ -183,17 +184,6 @@ def test_given_a_batch_where_one_delivery_crashes_when_handled_then_only_that_it
     result = handle(handler, event, notifier(sender), sqs)
 
     assert result == {"batchItemFailures": [{"itemIdentifier": RECORD["messageId"]}]}
-
-
-def test_given_a_configured_queue_url_naming_the_event_source_queue_then_it_is_used() -> None:
-    module = load_handler()
-    arn = RECORD["eventSourceARN"]
-    local = "http://127.0.0.1:5000/000000000000/prescreen-callbacks"
-    assert module.queue_url_from_arn(arn, local) == local
-    assert module.queue_url_from_arn(arn, "http://127.0.0.1:5000/000000000000/other") == (
-        "https://sqs.eu-west-1.amazonaws.com/123456789012/prescreen-callbacks")
-    with pytest.raises(ValueError, match="not an SQS queue ARN"):
-        module.queue_url_from_arn("arn:aws:sns:eu-west-1:123456789012:topic")
 
 
 def test_given_a_broken_environment_when_the_handler_module_is_imported_then_nothing_reads_it(

@@ -1,7 +1,7 @@
 """The notifier use case: one queued callback message in, one delivery attempt, an ack-or-retry answer out.
 
 Independent of Lambda: functions/notifier/handler.py (SQS event source) and callbacks/worker.py
-(`prescreen serve`) both call `Notifier.deliver`.
+(`prescreen serve`) both call `Notifier.deliver` through `delivery.settle`.
 
 Retries belong to SQS. A retry answer asks the caller to leave the message on the queue and make it
 visible again after `delay_seconds`. After `callback_max_attempts` receives the queue's redrive policy

@@ -1,7 +1,7 @@
 """The local stand-in for Lambda's SQS event source (`prescreen serve`, integration tests).
 
-A daemon thread polls the (moto) SQS queue and hands each message to the same `Notifier` the Lambda
-function uses: delete on done, ChangeMessageVisibility(delay) on retry, so backoff and the redrive
+A daemon thread polls the (moto) SQS queue and settles each message as the Lambda function does
+(`delivery.settle`): delete on ack, ChangeMessageVisibility(delay) on retry, so backoff and the redrive
 policy behave as they do in AWS.
 """
 
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from prescreen.callbacks.delivery import QueuedCallback, settle
 from prescreen.callbacks.notifier import Notifier, logger
-from prescreen.callbacks.queue import CallbackMessage
 
 DEAD_LETTER_SUFFIX = "-dlq"
 DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
@@ -108,20 +107,7 @@ class LocalNotifierWorker:
                 self._stopping.wait(self._poll_interval)
 
     def _handle(self, message: dict[str, Any]) -> None:
-        attributes: dict[str, str] = message.get("Attributes", {})
-        receipt = message["ReceiptHandle"]
-        try:
-            callback_message = CallbackMessage.from_json(message["Body"])
-        except (KeyError, TypeError, ValueError):
-            logger.error("malformed callback message acked", extra={"sqs_message_id": message.get("MessageId")})
-            self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=receipt)
-            return
-        sent = attributes.get("SentTimestamp")
-        sent_at = datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else datetime.now(UTC)
-        outcome = self._notifier.deliver(callback_message, int(attributes.get("ApproximateReceiveCount", "1")),
-                                         sent_at)
-        if outcome.is_retry:
-            self._sqs.change_message_visibility(QueueUrl=self._queue_url, ReceiptHandle=receipt,
-                                                VisibilityTimeout=outcome.delay_seconds)
-        else:
-            self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=receipt)
+        queued = QueuedCallback.from_sqs_message(message)
+        # A retry just stays on the queue: settle() has made it visible again after the backoff.
+        if settle(self._notifier, self._sqs, lambda: self._queue_url, queued):
+            self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=queued.receipt_handle)
