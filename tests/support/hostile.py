@@ -14,8 +14,10 @@ Decisions this corpus pins down (see the comments in models.py and webhook.py fo
   single-label hosts are refused with 422 naming /image_urls/N, in every spelling a URL parser accepts;
 - a UTF-8 byte order mark, invalid UTF-8, escaped lone surrogates and nesting deeper than ~200 levels are
   not parseable JSON for us: 400;
-- invisible characters, bidi controls and injection strings are valid text: screened through, stored
-  verbatim, answered 200.
+- invisible characters, bidi controls, control characters and injection strings are valid text: screened
+  through, stored verbatim, answered 200. Screening reads text as a page shows it: letters under a
+  right-to-left override in their displayed order, control characters inside a word as nothing, between
+  words as a space.
 """
 
 from __future__ import annotations
@@ -213,6 +215,19 @@ CASES: list[HostileCase] = [
              listing(title=f"{RLI}mini{PDI} l{RLO}o{PDF}ve {LRO}doll{PDF} 80cm young g{RLO}i{PDF}rl face"),
              decision="block", verbatim=("title",)),
     accepted("right-to-left override around an innocent title", listing(title=f"{RLO}Ceramic teapot{PDF}"),
+             decision="allow", verbatim=("title",)),
+    accepted("right-to-left override reversing letters inside words",
+             listing(title=f"mini lo{RLO}ev{PDF} {RLO}llod{PDF} 80cm young g{RLO}lri{PDF} face"),
+             decision="block", verbatim=("title",)),
+    accepted("right-to-left override left open to the end of the title",
+             listing(title=f"mini {RLO}ecaf lrig gnuoy mc08 llod evol"), decision="block", verbatim=("title",)),
+    accepted("control characters inside words (VT, NEL, US, DEL)",
+             listing(title="mini lo\u000bve d\u0085oll 80cm you\u001fng gi\u007frl face"),
+             decision="block", verbatim=("title",)),
+    accepted("control characters between words and numbers",
+             listing(title="mini\u000b love doll\u000b80cm young\u0085 girl face\u001f"), decision="block",
+             verbatim=("title",)),
+    accepted("control characters around an innocent title", listing(title="Ceramic\u000bteapot\u001f1\u0085litre"),
              decision="allow", verbatim=("title",)),
     # ---- injection strings: plain text to us, stored verbatim ---------------------------------------------------
     accepted("sql injection", listing(title="Teapot'); DROP TABLE listings;--", description="' OR '1'='1"),

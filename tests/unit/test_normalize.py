@@ -1,9 +1,16 @@
 
 import random
+import unicodedata
 
 import pytest
 
+from prescreen.decide import decide
+from prescreen.models import Listing
 from prescreen.normalize import Measurement, find_measurements, normalize, normalize_term, to_canonical
+from prescreen.policy.engine import CompiledPolicy, compile_policy
+from prescreen.policy.loader import load_policy
+
+RLO, LRO, PDF, RLI, PDI = "\u202e", "\u202d", "\u202c", "\u2067", "\u2069"
 
 
 def seller_text(original: str, normalized_part: str) -> str:
@@ -22,8 +29,11 @@ def seller_text(original: str, normalized_part: str) -> str:
         # zero-width space and soft hyphen inside a word
         ("s\u200bex doll", "sex doll", "sex", "s\u200bex"),
         ("poup\u00adée", "poupee", "poupee", "poup\u00adée"),
-        # bidi controls around a word
-        ("\u202esex\u202c toy", "sex toy", "sex", "sex"),
+        # bidi controls around a word: a right-to-left override shows it reversed, a left-to-right one as is
+        ("\u202exes\u202c toy", "sex toy", "sex", "xes"),
+        ("\u202dsex\u202c toy", "sex toy", "sex", "sex"),
+        # a control character inside a word
+        ("lo\x0bve doll", "love doll", "love", "lo\x0bve"),
         # leetspeak
         ("l0ve d0ll", "love doll", "doll", "d0ll"),
         ("S3X", "sex", "sex", "S3X"),
@@ -136,6 +146,122 @@ def test_original_span_clamps_out_of_range_input() -> None:
     assert result.original_span(4, 2) == (6, 6)
 
 
+# --- right-to-left overrides: read in the order a reader sees ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("original", "shown", "part", "seller"),
+    [
+        # letters inside a word, closed by a PDF
+        (f"lo{RLO}ev{PDF}", "love", "love", f"lo{RLO}ev"),
+        # two words, and the text after the PDF in its place
+        (f"mini {RLO}llod evol{PDF} 80cm", "mini love doll 80cm", "love doll", "llod evol"),
+        # no PDF: the override runs to the end of the text
+        (f"s{RLO}xe", "sex", "sex", f"s{RLO}xe"),
+        # a newline ends it (a paragraph separator)
+        (f"{RLO}ev\nol", "ve ol", "ve", "ev"),
+        # a PDI ends it when it closes an isolate opened before the override...
+        (f"{RLI}{RLO}ev{PDI}ol", "veol", "veol", f"ev{PDI}ol"),
+        # ...and is ignored otherwise, as renderers do
+        (f"{RLO}ev{PDI}ol", "love", "love", f"ev{PDI}ol"),
+        # a left-to-right override inside keeps its letters in order and moves as a block
+        (f"{RLO}l{LRO}ol{PDF}d{PDF}", "doll", "doll", f"l{LRO}ol{PDF}d"),
+        # a combining mark stays on its letter
+        (f"{RLO}e\u0301t{PDF}", "te", "te", "e\u0301t"),
+    ],
+)
+def test_a_right_to_left_override_is_read_in_the_order_it_is_shown(
+    original: str, shown: str, part: str, seller: str
+) -> None:
+    # Given letters written in reverse under a right-to-left override
+    # When the text is normalised
+    result = normalize(original)
+    # Then it reads as displayed, and a match maps back to every character the seller typed for it
+    assert result.text == shown
+    assert seller_text(original, part) == seller
+
+
+def test_a_one_letter_override_or_other_bidi_controls_move_nothing() -> None:
+    # Given overrides of one letter, and embeddings and isolates that do not reverse Latin letters
+    for original in (f"l{RLO}o{PDF}ve", f"{RLI}love{PDI}", f"\u202blove{PDF}", f"{LRO}love{PDF}"):
+        # Then the word reads as written
+        assert normalize(original).text == "love", original
+
+
+# --- control characters: removed inside a word, whitespace between words ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("original", "normalized", "part", "seller"),
+    [
+        # inside a word, C0 and C1 alike (VT, NEL, US, DEL, SOH), as a page shows the word whole
+        ("lo\x0bve doll", "love doll", "love", "lo\x0bve"),
+        ("se\x85x toy", "sex toy", "sex", "se\x85x"),
+        ("do\x1fll", "doll", "doll", "do\x1fll"),
+        ("gi\x7frl", "girl", "girl", "gi\x7frl"),
+        ("l\x01o\x02\x03ve", "love", "love", "l\x01o\x02\x03ve"),
+        ("Poup\x0cée", "poupee", "poupee", "Poup\x0cée"),
+        ("lo\u200b\x0bve", "love", "love", "lo\u200b\x0bve"),
+        # between words, next to a digit or punctuation, at the ends: a space
+        ("love\x0b doll", "love doll", "doll", "doll"),
+        ("doll\x0b80cm", "doll 80cm", "80cm", "80cm"),
+        ("doll\x85, 80cm", "doll , 80cm", "doll", "doll"),
+        ("\x0bdoll\x1f", "doll", "doll", "doll"),
+        # tab, newline, carriage return and the line separator are whitespace even inside a word
+        ("lo\tve do\nll", "lo ve do ll", "ve", "ve"),
+        ("lo\r\nve", "lo ve", "ve", "ve"),
+        ("lo\u2028ve", "lo ve", "lo", "lo"),
+    ],
+)
+def test_control_characters_are_removed_inside_a_word_and_spaces_between_words(
+    original: str, normalized: str, part: str, seller: str
+) -> None:
+    # Given control characters typed into a listing
+    # When it is normalised
+    result = normalize(original)
+    # Then a word they split is whole again, words they separate stay apart, and offsets stay exact
+    assert result.text == normalized
+    assert seller_text(original, part) == seller
+
+
+def test_control_characters_read_the_same_in_ascii_and_in_other_text() -> None:
+    # Given the same words, once in plain ASCII and once with a character that takes the non-ASCII path
+    for plain in ("lo\x0bve do\x1fll", "love\x0b doll", "a\x00b c"):
+        # Then the control characters are treated alike
+        assert normalize(plain + " é").text == normalize(plain).text + " e", plain
+
+
+# --- the shipped policy sees through both ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base_policy() -> CompiledPolicy:
+    return compile_policy(load_policy())
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        (f"mini lo{RLO}ev{PDF} {RLO}llod{PDF} 80cm young g{RLO}lri{PDF} face", f"lo{RLO}ev{PDF} {RLO}llod"),
+        (f"mini {RLO}llod evol{PDF} 80cm young girl face", "llod evol"),
+        ("mini lo\x0bve d\x85oll 80cm you\x1fng girl face", "lo\x0bve d\x85oll"),
+    ],
+)
+def test_a_blocked_doll_title_hidden_by_an_override_or_control_characters_is_blocked(
+    base_policy: CompiledPolicy, title: str, shown: str
+) -> None:
+    # Given the child-like doll title the base policy blocks, written so that a reader still sees it
+    listing = Listing.model_validate({"id": "l-1", "title": title})
+    # When it is screened
+    hits = base_policy.evaluate(listing)
+    # Then it is blocked, and the evidence for "love doll" is the seller's own characters at their offsets
+    assert decide(hits).decision == "block"
+    found = [(e.text, e.start, e.end) for hit in hits for e in hit.evidence]
+    start = title.index(shown)
+    assert (shown, start, start + len(shown)) in found
+    assert all(title[start:end] == text for text, start, end in found)
+
+
 # --- property-style: random texts made of the characters that move offsets ----------------------------
 
 _PIECES = [
@@ -144,15 +270,23 @@ _PIECES = [
     "🏻", "🇸", "❄", "’", "«", "€", "ｓ", "娃", "ﾊﾟ", "İ", "ΐ", "…", "½", "\u3000", "\u00a0",
 ]  # fmt: skip
 
+# The same, with overrides, embeddings, isolates, their terminators and control characters.
+_BIDI_CONTROL_PIECES = [
+    *_PIECES, "\u202e", "\u202e", "\u202c", "\u202d", "\u202b", "\u2067", "\u2069", "\x0b", "\x85", "\x1f",
+    "\x01", "\t", "\u2028",
+]  # fmt: skip
+PIECE_SETS = pytest.mark.parametrize("pieces", [_PIECES, _BIDI_CONTROL_PIECES], ids=["pieces", "bidi+controls"])
 
-def _random_text(rng: random.Random) -> str:
-    return "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 40)))
+
+def _random_text(rng: random.Random, pieces: list[str] = _PIECES) -> str:
+    return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
 
 
-def test_original_span_is_always_a_valid_ordered_span() -> None:
+@PIECE_SETS
+def test_original_span_is_always_a_valid_ordered_span(pieces: list[str]) -> None:
     rng = random.Random(20261127)
     for _ in range(2000):
-        original = _random_text(rng)
+        original = _random_text(rng, pieces)
         result = normalize(original)
         size = len(result.text)
         for _ in range(8):
@@ -161,10 +295,11 @@ def test_original_span_is_always_a_valid_ordered_span() -> None:
             assert 0 <= start <= end <= len(original), (original, a, b, start, end)
 
 
-def test_original_span_keeps_order_and_nesting() -> None:
+@PIECE_SETS
+def test_original_span_keeps_order_and_nesting(pieces: list[str]) -> None:
     rng = random.Random(7)
     for _ in range(1000):
-        original = _random_text(rng)
+        original = _random_text(rng, pieces)
         result = normalize(original)
         size = len(result.text)
         if size == 0:
@@ -181,20 +316,22 @@ def test_original_span_keeps_order_and_nesting() -> None:
         assert result.original_span(a, a)[0] <= result.original_span(b, b)[0]
 
 
-def test_a_non_empty_span_maps_to_a_non_empty_span() -> None:
+@PIECE_SETS
+def test_a_non_empty_span_maps_to_a_non_empty_span(pieces: list[str]) -> None:
     rng = random.Random(11)
     for _ in range(1000):
-        original = _random_text(rng)
+        original = _random_text(rng, pieces)
         result = normalize(original)
         for i in range(len(result.text)):
             start, end = result.original_span(i, i + 1)
             assert start < end, (original, i, result.text)
 
 
-def test_the_whole_text_maps_to_everything_but_stripped_ends() -> None:
+@PIECE_SETS
+def test_the_whole_text_maps_to_everything_but_stripped_ends(pieces: list[str]) -> None:
     rng = random.Random(3)
     for _ in range(500):
-        original = _random_text(rng)
+        original = _random_text(rng, pieces)
         result = normalize(original)
         if not result.text:
             continue
@@ -202,6 +339,41 @@ def test_the_whole_text_maps_to_everything_but_stripped_ends() -> None:
         # Only characters that leave no trace (spaces, invisible characters) are left outside
         assert normalize(original[:start]).text == ""
         assert normalize(original[end:]).text == ""
+
+
+# Pieces with no invisible, bidi or control character, for the properties below.
+_PLAIN_PIECES = [p for p in _PIECES if p not in ("\u200b", "\u00ad", "\u202e", "\ufe0f")]
+
+
+def test_an_override_of_one_character_changes_nothing() -> None:
+    rng = random.Random(17)
+    for _ in range(500):
+        # Given any text, and the same text with one character wrapped in RLO ... PDF
+        original = _random_text(rng, _PLAIN_PIECES)
+        if not original:
+            continue
+        i = rng.randrange(len(original))
+        wrapped = f"{original[:i]}{RLO}{original[i]}{PDF}{original[i + 1 :]}"
+        # Then both normalise alike: one character reversed is itself
+        assert normalize(wrapped).text == normalize(original).text, (original, i)
+
+
+def _letter(ch: str) -> bool:
+    return ch.isalpha() or unicodedata.category(ch).startswith("M")
+
+
+def test_a_control_character_reads_as_nothing_inside_a_word_and_as_a_space_elsewhere() -> None:
+    rng = random.Random(23)
+    for _ in range(1000):
+        # Given a text with no control character, and a control character put at some place in it
+        original = _random_text(rng, _PLAIN_PIECES)
+        i = rng.randint(0, len(original))
+        control = rng.choice(["\x0b", "\x0c", "\x1f", "\x85", "\x01\x7f"])
+        result = normalize(original[:i] + control + original[i:])
+        # Then between two letters it is as if it were not there, anywhere else as if it were a space
+        inside = 0 < i < len(original) and _letter(original[i - 1]) and _letter(original[i])
+        expected = original if inside else original[:i] + " " + original[i:]
+        assert result.text == normalize(expected).text, (original, i, control)
 
 
 # --- measurements ---------------------------------------------------------------------------------------

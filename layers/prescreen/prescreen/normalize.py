@@ -1,15 +1,18 @@
 """Text normalisation for matching, with every span mappable back to what the seller wrote.
 
-`normalize()` runs, in this order: removal of invisible characters (zero-width, bidi controls, soft hyphen,
-variation selectors); Unicode NFKC; casefold; typographic punctuation to ASCII (’ “ « – ...); diacritics
-folded ("poupée" -> "poupee", "ł" -> "l", "æ" -> "ae"); emoji used as words replaced by the word ("🔫" ->
-"gun") and regional indicator letters by letters; Cyrillic/Greek look-alikes folded to Latin inside words
-that also have Latin letters ("Lоvе" with Cyrillic о, е -> "love"; "кукла" stays), or Latin look-alikes to
-Cyrillic inside a word that reads as Russian ("куклa" with a Latin a -> "кукла"); whitespace runs collapsed
-and the ends stripped; a space between two Han or kana characters removed ("实体 娃娃" -> "实体娃娃": Chinese
-and Japanese put none between words); three or more spaced or dotted single letters joined ("s.e.x" -> "sex");
-leetspeak folded inside words with letters, numbers with units and model names left alone ("s3x" -> "sex",
-"80cm", "mp3" kept); mask symbols between letters ("s€x", "f#ck") made `*`.
+`normalize()` runs, in this order: text inside a right-to-left override put in the order it is shown
+("lo\u202eev\u202c" -> "love", see `_display_order`); removal of invisible characters (zero-width, bidi
+controls, soft hyphen, variation selectors); control characters removed inside a word ("lo\x0bve" ->
+"love"), made spaces elsewhere (tab, newline and carriage return always); Unicode NFKC; casefold;
+typographic punctuation to ASCII (’ “ « – ...); diacritics folded ("poupée" -> "poupee", "ł" -> "l", "æ" ->
+"ae"); emoji used as words replaced by the word ("🔫" -> "gun") and regional indicator letters by letters;
+Cyrillic/Greek look-alikes folded to Latin inside words that also have Latin letters ("Lоvе" with Cyrillic
+о, е -> "love"; "кукла" stays), or Latin look-alikes to Cyrillic inside a word that reads as Russian
+("куклa" with a Latin a -> "кукла"); whitespace runs collapsed and the ends stripped; a space between two
+Han or kana characters removed ("实体 娃娃" -> "实体娃娃": Chinese and Japanese put none between words);
+three or more spaced or dotted single letters joined ("s.e.x" -> "sex"); leetspeak folded inside words with
+letters, numbers with units and model names left alone ("s3x" -> "sex", "80cm", "mp3" kept); mask symbols
+between letters ("s€x", "f#ck") made `*`.
 
 Three choices a reader should know:
 
@@ -20,7 +23,9 @@ Three choices a reader should know:
   words (a `*` stands for exactly one letter). The normaliser cannot know which letter was hidden.
 * Only steps that change the length of the text are recorded, and only with their input: the edits they
   made are recomputed the first time a span is mapped back (`NormalizedText.original_span`), so the hot
-  path costs a few C-level string operations when there is nothing to fold.
+  path costs a few C-level string operations when there is nothing to fold. The one step that moves
+  characters (an override) records where each went; a span through it maps to the smallest original span
+  holding all its characters.
 
 Offsets are code points (Python `str` indices) throughout.
 """
@@ -88,19 +93,45 @@ class _Step:
         return start, max(start, end)
 
 
+class _Reorder:
+    """A rewrite that moves characters without changing the length (text shown reversed by a right-to-left
+    override): `order[i]` is the input index of output character i. A span maps to the smallest input span
+    holding all its characters, so evidence covers every character the seller typed for the match."""
+
+    __slots__ = ("_order",)
+
+    def __init__(self, order: list[int]) -> None:
+        self._order = order
+
+    def map_span(self, start: int, end: int) -> tuple[int, int]:
+        if start >= end:
+            # A position: the leftmost input index at or after it, so positions keep their order.
+            position = min(self._order[start:], default=start)
+            return position, position
+        part = self._order[start:end]
+        return min(part), max(part) + 1
+
+
+type _AnyStep = _Step | _Reorder
+
+
 @dataclass(frozen=True, slots=True)
 class NormalizedText:
     original: str
     text: str  # the normalised text
-    _steps: tuple[_Step, ...] = field(default=(), repr=False, compare=False)
+    _steps: tuple[_AnyStep, ...] = field(default=(), repr=False, compare=False)
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
-        """Map a [start, end) span of `text` (code points) to the [start, end) span in `original` it came from."""
+        """Map a [start, end) span of `text` (code points) to the [start, end) span in `original` it came from.
+        An empty span (a position) maps to an empty span."""
         size = len(self.text)
         start = min(max(start, 0), size)
         end = min(max(end, start), size)
+        empty = start == end
         for step in reversed(self._steps):
             start, end = step.map_span(start, end)
+            if empty:
+                end = start  # a position inside a replacement would otherwise widen to all it replaced
         size = len(self.original)
         start = min(start, size)
         return start, min(max(end, start), size)
@@ -160,8 +191,21 @@ _EXPANSION_RE: Final = re.compile("[æœþ]")
 
 _MASK_SYMBOLS: Final = "*#€•●"
 
-_ASCII_OTHER_SPACES: Final = "\n\t\r\x0b\x0c\x1c\x1d\x1e\x1f"
-_OTHER_SPACES: Final = frozenset(_ASCII_OTHER_SPACES + "\x85\u1680\u2028\u2029")
+# Control characters (Cc) other than tab, line feed and carriage return. Browsers draw them as a box or as
+# nothing, never as a break (CSS Text 3), so on a listing page "lo\x0bve" reads as one word: between two
+# letters they are removed, anywhere else each is a space. VT, FF and NEL too, although text views that
+# follow UAX #14 (native apps) break the line there and Word writes VT for a manual line break: two words
+# either side of one are joined, as a web page shows them.
+_CONTROL_CLASS: Final = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_CONTROL_RUN_RE: Final = re.compile(f"[{_CONTROL_CLASS}]+")
+_CONTROLS: Final = frozenset(c for c in map(chr, range(0xA0)) if _CONTROL_RUN_RE.fullmatch(c))
+# Always a space: tab, line feed, carriage return, the ogham space mark, and the line and paragraph separators.
+_OTHER_SPACES: Final = frozenset("\t\n\r\u1680\u2028\u2029")
+# ASCII text in one bytes translation: lower case, tab/LF/CR to a space, every other control to NUL (which
+# one it was does not matter to _fold_controls, and the length stays).
+_ASCII_TABLE: Final = bytes(
+    0 if chr(b) in _CONTROLS else 0x20 if b in b"\t\n\r" else ord(chr(b).lower()) for b in range(128)
+) + bytes(range(128, 256))
 _SPACE_RUN_RE: Final = re.compile("  +")
 # A space between two Han or kana characters: Chinese and Japanese put none between words, so a space there
 # splits a word ("实体 娃娃"). Searched from the space (a literal start keeps `re` fast on Latin text).
@@ -175,13 +219,25 @@ _ATTENTION_RE: Final = re.compile(
     "["
     + _INVISIBLE_BMP
     + "".join(_TYPOGRAPHIC)
-    + "\u2744\x85\u1680\u2028\u2029"
-    + _ASCII_OTHER_SPACES
+    + "\u2744\t\n\r\u1680\u2028\u2029"
+    + _CONTROL_CLASS
     + _MARKS
     + "\U0001f000-\U0001faff\U000e0000-\U000e007f]"
 )
 
-_LATIN1_ATTENTION: Final = "\xab\xbb\xad\x85" + _ASCII_OTHER_SPACES
+# Every Latin-1 byte no step cares about, deleted to leave the ones that matter (one pass in C).
+_LATIN1_QUIET: Final = bytes(b for b in range(256) if chr(b) not in _CONTROLS and chr(b) not in "\xab\xbb\xad\t\n\r")
+
+# Right-to-left overrides. Bidi formatting characters, and the paragraph separators (bidi class B) that end
+# every embedding, override and isolate.
+_BIDI_TOKEN_RE: Final = re.compile("[\u202a-\u202e\u2066-\u2069\n\r\x1c-\x1e\x85\u2029]")
+_RLO: Final = "\u202e"
+_BIDI_OPENERS: Final = "\u202a\u202b\u202d\u202e\u2066\u2067\u2068"  # LRE RLE LRO RLO LRI RLI FSI
+_RTL_OPENERS: Final = "\u202b\u202e\u2067"  # RLE RLO RLI: the next odd level
+_MAX_BIDI_LEVEL: Final = 125
+# Where a combining mark or a skin-tone modifier can be: beyond Latin-1, neither a word character (`\w` has
+# no marks) nor a space.
+_MAYBE_ATTACHED_RE: Final = re.compile(r"[^\w\s\x00-\xff]")
 
 
 def _build_fold_tables() -> tuple[dict[str, str], bytes]:
@@ -494,7 +550,137 @@ def _mask_letters(text: str) -> str:
     return "".join(pieces)
 
 
-def _fold_diacritics(s: str, steps: list[_Step], *, marks: bool) -> str:
+def _is_letter(ch: str) -> bool:
+    return ch.isalpha() or unicodedata.category(ch)[0] == "M"  # a mark belongs to the letter before it
+
+
+def _inside_word(source: str, start: int, end: int) -> bool:
+    # Letters only: a control next to a digit stays a space, so "doll\x0b80cm" is never read as one
+    # leetspeak word "doll8ocm" (the price: "d0\x0bll" stays split).
+    return start > 0 and end < len(source) and _is_letter(source[start - 1]) and _is_letter(source[end])
+
+
+def _control_edits(source: str) -> list[_Edit]:
+    return [(m.start(), m.end(), 0) for m in _CONTROL_RUN_RE.finditer(source) if _inside_word(source, *m.span())]
+
+
+def _fold_control_run(m: re.Match[str]) -> str:
+    return "" if _inside_word(m.string, *m.span()) else " " * (m.end() - m.start())
+
+
+def _fold_controls(s: str, steps: list[_AnyStep]) -> str:
+    """Control characters inside a word removed, elsewhere made spaces (one for one: no edit to record)."""
+    folded = _CONTROL_RUN_RE.sub(_fold_control_run, s)
+    if len(folded) != len(s):
+        steps.append(_Step(s, _control_edits))
+    return folded
+
+
+class _BidiRun:
+    """An embedding, override or isolate: what it holds in text order, as (start, end) ranges of characters
+    and the runs opened inside it."""
+
+    __slots__ = ("isolate", "items", "level", "reverse")
+
+    def __init__(self, level: int, *, isolate: bool, reverse: bool) -> None:
+        self.level = level
+        self.isolate = isolate
+        self.reverse = reverse
+        self.items: list[tuple[int, int] | _BidiRun] = []
+
+
+def _display_order(text: str) -> list[int] | None:
+    """The order in which a reader sees the characters of `text`, as far as right-to-left overrides (RLO)
+    move Latin letters, or None when nothing moves.
+
+    An RLO shows everything up to its end reversed ("lo\u202eev\u202c" reads "love"); it ends at its PDF,
+    at a PDI closing an isolate opened before it, at a paragraph separator (newline) or at the end of the
+    text, as in the Unicode bidi algorithm (explicit levels, depth limit and overflow included). Any other
+    embedding, override or isolate inside an RLO (LRO, LRE, RLE, LRI, RLI, FSI) is moved as a block and keeps
+    its order inside: Latin letters run left to right there.
+
+    Not modelled: reordering without an override (Latin in an RLE or RLI still reads left to right, and
+    Hebrew or Arabic in logical order is what their reader reads); right-to-left letters under an override,
+    reversed here like Latin ones although their reader reads them in logical order (no screened language is
+    written right to left); grapheme clusters beyond a character with its combining marks and skin-tone
+    modifiers (an emoji ZWJ sequence or a flag is reversed code point by code point)."""
+    root = _BidiRun(0, isolate=False, reverse=False)
+    stack = [root]
+    overflow_isolates = overflow_embeds = 0
+    last = 0
+    for m in _BIDI_TOKEN_RE.finditer(text):
+        pos = m.start()
+        ch = text[pos]
+        top = stack[-1]
+        if last < pos:
+            top.items.append((last, pos))
+        last = pos + 1
+        if ch in _BIDI_OPENERS:
+            top.items.append((pos, last))
+            isolate = ch >= "\u2066"
+            level = (top.level + 1) | 1 if ch in _RTL_OPENERS else (top.level + 2) & ~1
+            if level <= _MAX_BIDI_LEVEL and overflow_isolates == overflow_embeds == 0:
+                run = _BidiRun(level, isolate=isolate, reverse=ch == _RLO)
+                top.items.append(run)
+                stack.append(run)
+            elif isolate:
+                overflow_isolates += 1
+            elif overflow_isolates == 0:
+                overflow_embeds += 1
+            continue
+        if ch == "\u2069":  # PDI: closes the innermost isolate and all opened inside it; alone, nothing
+            if overflow_isolates:
+                overflow_isolates -= 1
+            elif any(run.isolate for run in stack):
+                overflow_embeds = 0
+                while not stack.pop().isolate:
+                    pass
+        elif ch == "\u202c":  # PDF: closes the innermost embedding or override, never across an isolate
+            if overflow_isolates == 0:
+                if overflow_embeds:
+                    overflow_embeds -= 1
+                elif not top.isolate and len(stack) > 1:
+                    stack.pop()
+        else:  # a paragraph separator closes everything
+            del stack[1:]
+            overflow_isolates = overflow_embeds = 0
+        stack[-1].items.append((pos, last))
+    if last < len(text):
+        stack[-1].items.append((last, len(text)))
+    order: list[int] = []
+    _emit_run(root, text, order)
+    return None if order == list(range(len(text))) else order
+
+
+def _emit_run(run: _BidiRun, text: str, out: list[int]) -> None:
+    for item in reversed(run.items) if run.reverse else run.items:
+        if isinstance(item, _BidiRun):
+            _emit_run(item, text, out)
+        elif run.reverse:
+            out.extend(_reversed_clusters(text, *item))
+        else:
+            out.extend(range(*item))
+
+
+def _reversed_clusters(text: str, start: int, end: int) -> list[int]:
+    """Indices of text[start:end] last character first, each with its combining marks (variation selectors
+    included) and skin-tone modifiers still after it."""
+    out = list(range(end - 1, start - 1, -1))
+    groups: list[list[int]] = []  # [base, end) of each character with what is attached to it
+    for m in _MAYBE_ATTACHED_RE.finditer(text, start + 1, end):
+        i = m.start()
+        ch = text[i]
+        if unicodedata.category(ch)[0] == "M" or "\U0001f3fb" <= ch <= "\U0001f3ff":
+            if groups and groups[-1][1] == i:
+                groups[-1][1] = i + 1
+            else:
+                groups.append([i - 1, i + 1])
+    for base, group_end in groups:
+        out[end - group_end : end - base] = range(base, group_end)
+    return out
+
+
+def _fold_diacritics(s: str, steps: list[_AnyStep], *, marks: bool) -> str:
     if "æ" in s or "œ" in s or "þ" in s:
         steps.append(_Step(s, _expansion_edits))
         s = _EXPANSION_RE.sub(lambda m: _EXPANSIONS[m.group()], s)
@@ -533,7 +719,7 @@ def _attention(s: str) -> tuple[set[str], bool]:
     if outside > 32:
         return set(_ATTENTION_RE.findall(s)), True
     # Mostly Latin-1 text: the few other characters are where the "?" are; Latin-1 ones are looked up.
-    found = {c for c in _LATIN1_ATTENTION if c in s}
+    found = {chr(b) for b in set(raw.translate(None, _LATIN1_QUIET))}
     pos = raw.find(b"?")
     while pos >= 0:
         found.add(s[pos])
@@ -541,12 +727,19 @@ def _attention(s: str) -> tuple[set[str], bool]:
     return found, outside > 0
 
 
-def _normalize_non_ascii(s: str, steps: list[_Step]) -> tuple[str, bool]:
+def _normalize_non_ascii(s: str, steps: list[_AnyStep]) -> tuple[str, bool]:
     """The folded text, and whether it may hold CJK characters (any character beyond Latin-1)."""
     attention, wide = _attention(s)
+    if _RLO in attention:
+        order = _display_order(s)
+        if order is not None:
+            steps.append(_Reorder(order))
+            s = "".join([s[i] for i in order])
     if not attention.isdisjoint(_INVISIBLE_SET):
         steps.append(_Step(s, _deletions(_INVISIBLE_RE)))
         s = _INVISIBLE_RE.sub("", s)
+    if not attention.isdisjoint(_CONTROLS):
+        s = _fold_controls(s, steps)
     if not unicodedata.is_normalized("NFKC", s):
         steps.append(_Step(s, _cluster_edits(_nfkc)))
         s = _nfkc(s)
@@ -578,13 +771,12 @@ def _normalize_non_ascii(s: str, steps: list[_Step]) -> tuple[str, bool]:
 
 
 def normalize(text: str) -> NormalizedText:
-    steps: list[_Step] = []
+    steps: list[_AnyStep] = []
     wide = False
     if text.isascii():
-        s = text.lower()
-        for ch in _ASCII_OTHER_SPACES:
-            if ch in s:
-                s = s.replace(ch, " ")
+        s = text.encode("ascii").translate(_ASCII_TABLE).decode("ascii")
+        if "\x00" in s:
+            s = _fold_controls(s, steps)
     else:
         s, wide = _normalize_non_ascii(text, steps)
     if "  " in s or s[:1] == " " or s[-1:] == " ":
