@@ -28,6 +28,12 @@ What runs, all on 127.0.0.1 free ports, each in its own process (none shares ano
   in-memory decision store (tests/load/store_excluded_app.py): webhook minus DynamoDB.
 - floor: a trivial FastAPI POST route (tests/load/floor_app.py) behind the same uvicorn options.
 
+Where each process runs (`--cpus`, printed with the results): `split`, the default, gives the server under
+test CPU 0 and puts moto and the generator on CPU 1, as in production, where the function has its own vCPU
+and DynamoDB and the marketplace are other machines; every target (webhook, store excluded, floor) is placed
+the same way. `shared` lets the three processes compete for both cores: the webhook then also waits for the
+scheduler whenever moto and the generator are running (its p99 varies from ~20 to ~170 ms between runs).
+
 Each target is measured the same way by tests/load/loadgen.py in its own process, 16 keep-alive connections:
 phase A, closed loop for `--max-seconds` (after a 2 s discarded warm-up): the maximum rate; phase B, open
 loop at 80 % of that rate for `--rate-seconds`, latency measured from each request's scheduled send time.
@@ -172,6 +178,16 @@ class Server:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+
+# Which CPUs each kind of process may run on (`--cpus`): None = anywhere.
+CPU_PLACEMENT: dict[str, str | None] = {"server": None, "database": None, "generator": None}
+SPLIT_PLACEMENT = {"server": "0", "database": "1", "generator": "1"}
+
+
+def placed(kind: str, command: list[str]) -> list[str]:
+    cpus = CPU_PLACEMENT[kind]
+    return ["taskset", "-c", cpus, *command] if cpus else command
 
 
 @contextmanager
@@ -320,7 +336,8 @@ def run_phase(server: Server, mode: str, seconds: float, *, rate: float | None =
     if window_seconds:
         command += ["--window-seconds", str(window_seconds)]
     samples: list[Sample] = []
-    generator = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    generator = subprocess.Popen(placed("generator", command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 cwd=REPO)
     assert generator.stderr is not None
     # The warm-up is not measured: the CPU baselines are taken when loadgen says it starts measuring
     # (or when it ends, should it fail first: then readline returns at end of file).
@@ -519,12 +536,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile-dir", type=Path, help="keep the py-spy profiles here (default: discarded)")
     parser.add_argument("--fixed-rate", type=float, help="experiments: phase B (every target) and the soak at "
                         "this rate instead of 80 %% of the maximum, to compare latency at the same offered load")
+    parser.add_argument("--cpus", choices=["split", "shared"], default="split",
+                        help="split (default): the server under test on CPU 0, moto and the generator on CPU 1; "
+                        "shared: every process anywhere")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--json", type=Path, help="write every measurement to this file")
     args = parser.parse_args(argv)
     if min(args.max_seconds, args.rate_seconds) <= 0 or args.soak_seconds < 0 or args.rss_interval <= 0:
         parser.error("durations must be positive (the soak may be 0)")
 
+    if args.cpus == "split":
+        CPU_PLACEMENT.update(SPLIT_PLACEMENT)
     env = clean_environment()
     os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})  # this process's own boto3 calls
     factory = RequestFactory("demo", dev_secret("demo"), load_bodies())
@@ -535,31 +557,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         python = sys.executable
         db_port = free_port()
         database = stack.enter_context(started(
-            "dynamodb", [python, str(HERE / "dynamodb_server.py"), "--port", str(db_port)]
-            + (["--stock"] if args.stock_moto else [])
-            + (["--no-freeze"] if args.db_no_freeze else [])
-            + (["--gc-log", str(args.db_gc_log)] if args.db_gc_log else []), db_port, env, logs))
+            "dynamodb", placed("database", [python, str(HERE / "dynamodb_server.py"), "--port", str(db_port)]
+                               + (["--stock"] if args.stock_moto else [])
+                               + (["--no-freeze"] if args.db_no_freeze else [])
+                               + (["--gc-log", str(args.db_gc_log)] if args.db_gc_log else [])),
+            db_port, env, logs))
         endpoint = database.url
         create_decisions_table(dynamodb_client(endpoint), REPO / "template.yaml", TABLE)
         webhook_env = env | {"PRESCREEN_DYNAMODB_ENDPOINT": endpoint}
         port = free_port()
         webhook = stack.enter_context(started(
-            "webhook", [python, "-m", "prescreen.cli", "serve", "--no-classifier", "--host", "127.0.0.1",
-                        "--port", str(port)], port, webhook_env, logs))
+            "webhook", placed("server", [python, "-m", "prescreen.cli", "serve", "--no-classifier", "--host",
+                                         "127.0.0.1", "--port", str(port)]), port, webhook_env, logs))
         port = free_port()
         excluded = stack.enter_context(started(
-            "store-excluded", [python, str(HERE / "serve_app.py"), "store-excluded", "--port", str(port)],
-            port, env, logs))
+            "store-excluded", placed("server", [python, str(HERE / "serve_app.py"), "store-excluded", "--port",
+                                                str(port)]), port, env, logs))
         port = free_port()
         floor_server = stack.enter_context(started(
-            "floor", [python, str(HERE / "serve_app.py"), "floor", "--port", str(port)], port, env, logs))
+            "floor", placed("server", [python, str(HERE / "serve_app.py"), "floor", "--port", str(port)]),
+            port, env, logs))
         variants: list[Target] = []
         for variant in args.variant:
             label, _, options = variant.partition("=")
             port = free_port()
             server = stack.enter_context(started(
-                f"variant-{len(variants)}", [python, str(HERE / "experiment_app.py"), "--port", str(port),
-                                             *options.split()], port, webhook_env, logs))
+                f"variant-{len(variants)}", placed("server", [python, str(HERE / "experiment_app.py"), "--port",
+                                                              str(port), *options.split()]), port, webhook_env, logs))
             variants.append(Target(f"exp: {label}"[:23], server, database))
         for server in (webhook, excluded, floor_server, *(v.server for v in variants)):
             wait_until_answering(server, factory)
@@ -600,6 +624,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"== make load: {CONNECTIONS} connections, phase A {args.max_seconds:.0f} s, phase B at {phase_b} "
           f"for {args.rate_seconds:.0f} s, load average at end {end_load} ==")
     print(f"DynamoDB: {moto}, in its own process (tests/load/dynamodb_server.py)")
+    layout = ("split: the server under test on CPU 0, moto and the generator on CPU 1" if args.cpus == "split"
+              else "shared: every process on either core")
+    print(f"CPUs: {layout}")
     print_table(targets, floor)
     print("* LOAD-ONLY: the same webhook app and ScreenService with the in-memory store; not a product "
           "configuration (a decision is never answered before DynamoDB stored it).")
