@@ -13,6 +13,7 @@ from prescreen.wiring import default_screen_service
 # During Lambda init, outside any request: the default policy, precompiled with the layer (overlays load on
 # their first request: each would add ~80 ms to every cold start), then the long-lived heap is frozen.
 preload_policies("default")
+default_screen_service()  # its clients too: built once here (and in the SnapStart snapshot), then frozen
 freeze_initialised_heap()
 
 # No Powertools Tracer here: importing the X-Ray SDK costs ~190 ms of every cold start (make bench), and the

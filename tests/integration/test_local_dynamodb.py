@@ -53,3 +53,35 @@ def test_a_successful_transaction_writes_every_item(dynamodb: Any, decisions_tab
 
     # Then both items are stored
     assert (value_of(dynamodb, decisions_table, "a"), value_of(dynamodb, decisions_table, "b")) == ("1", "2")
+
+
+def test_concurrent_transactions_on_one_key_let_exactly_one_through(
+    dynamodb_endpoint: str, decisions_table: str
+) -> None:
+    # Given eight clients sending, at once, the same conditional write of one key (a retried webhook request)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prescreen.local.dynamodb import dynamodb_client
+
+    def attempt(index: int) -> str:
+        client = dynamodb_client(dynamodb_endpoint)
+        try:
+            client.transact_write_items(TransactItems=[
+                put(decisions_table, "request", str(index), condition="attribute_not_exists(pk)"),
+                put(decisions_table, f"decision-{index}", str(index), condition="attribute_not_exists(pk)"),
+            ])
+        except ClientError as error:
+            return str(error.response["Error"]["Code"])
+        return "stored"
+
+    # When they all run
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(attempt, range(8)))
+
+    # Then one transaction stored both its items; every other one was refused whole
+    assert sorted(outcomes) == ["TransactionCanceledException"] * 7 + ["stored"]
+    winner = outcomes.index("stored")
+    reader = dynamodb_client(dynamodb_endpoint)
+    assert value_of(reader, decisions_table, "request") == str(winner)
+    stored = [index for index in range(8) if value_of(reader, decisions_table, f"decision-{index}") is not None]
+    assert stored == [winner]

@@ -136,6 +136,23 @@ def test_a_new_request_is_written_without_a_read_and_only_a_retry_reads_the_log(
     assert second == first
 
 
+def test_a_reused_webhook_id_with_a_body_that_breaks_the_contract_gets_the_contract_error(
+    service: ScreenService, store: InMemoryDecisionStore
+) -> None:
+    # Given a stored decision under webhook-id m-3
+    service.handle("demo", signed(body_of(), webhook_id="m-3", timestamp=NOW), body_of())
+
+    # When the id comes back with a body that breaks the contract
+    broken = body_of(title="")
+    with pytest.raises(ContractViolation) as refused:
+        service.handle("demo", signed(broken, webhook_id="m-3", timestamp=NOW), broken)
+
+    # Then the answer names the field (the body is checked before the write that detects the reuse), and
+    # the log still holds the one decision
+    assert [problem.pointer for problem in refused.value.errors] == ["/title"]
+    assert len(store.listing_history("demo", "l-1")) == 1
+
+
 def test_a_reused_webhook_id_with_another_body_conflicts(service: ScreenService) -> None:
     service.handle("demo", signed(body_of(), webhook_id="m-2", timestamp=NOW), body_of())
     other = body_of(title="another")

@@ -1,4 +1,4 @@
-"""Domain errors of the webhook. api/errors.py maps them to HTTP in one place."""
+"""Domain errors of the webhook. api/problems.py turns them into problem+json, the one mapping to HTTP."""
 
 from __future__ import annotations
 

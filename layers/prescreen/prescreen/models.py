@@ -81,7 +81,8 @@ def _check_locale(value: str) -> str:
 def _check_text(value: str) -> str:
     # NUL has no place in listing text, and what happens to it downstream differs by system: PostgreSQL refuses
     # it, C strings end at it, sanitisers strip it. A marketplace that strips it would publish "s<NUL>ex" as a
-    # word we never saw whole (the normaliser does not fold control characters), so refuse it here.
+    # word we might not see whole (it is not a control character the normaliser removes inside a word), so
+    # refuse it here.
     if "\x00" in value:
         raise ValueError("must not contain the NUL character (U+0000)")
     return value

@@ -1,4 +1,4 @@
-"""The screening webhook as a use case: verify, de-duplicate, validate, screen, store, answer."""
+"""The screening webhook as a use case: verify, validate, screen, store (the write is the duplicate check), answer."""
 
 from __future__ import annotations
 

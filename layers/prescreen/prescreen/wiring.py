@@ -105,14 +105,14 @@ def api_key_source(settings: Settings) -> Callable[[], str | None] | None:
 
 
 def _boto_client(service: str, settings: Settings) -> Any:
-    import boto3
+    import botocore.session  # not boto3: its import of s3transfer would add ~40 ms to a cold start
     from botocore.config import Config
 
     budget = settings.classifier_budget_ms / 1000
     # botocore's own retries are off: GuardedClassifier retries once, inside the budget.
     config = Config(region_name=settings.aws_region, connect_timeout=min(budget, 0.5), read_timeout=budget,
                     retries={"total_max_attempts": 1, "mode": "standard"})
-    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+    return botocore.session.get_session().create_client(service, config=config)
 
 
 def build_classifier(settings: Settings) -> GuardedClassifier | None:

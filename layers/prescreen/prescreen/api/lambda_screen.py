@@ -5,8 +5,11 @@ Why not FastAPI + Mangum here, as everywhere else: API Gateway has already route
 `POST /v1/marketplaces/{marketplace}/screen`), so the framework only parsed what is already parsed, and its
 import was a third of every cold start (~0.2 s of FastAPI and Starlette, make bench). `prescreen serve`
 serves the same service through the FastAPI app (api/screen.py), which also documents it in OpenAPI;
-tests/integration/test_screen_lambda_parity.py replays every event in events/screen/ through both and
-requires the same answers.
+tests/integration/test_screen_lambda_parity.py replays every event in events/screen/ (and variations) through
+both and requires the same answers.
+
+Anything that is not a domain error (a bug) is not caught: the invocation fails, API Gateway answers 500,
+Lambda logs the traceback under the request id, and the function's Errors alarm counts it.
 """
 
 from __future__ import annotations

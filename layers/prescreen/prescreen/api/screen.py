@@ -1,4 +1,5 @@
-"""The screening webhook's HTTP surface (FastAPI). Mangum wraps the same app on Lambda."""
+"""The screening webhook's HTTP surface under `prescreen serve` (FastAPI), and its OpenAPI document. On Lambda
+the same ScreenService answers through api/lambda_screen.py, with the same problem+json bodies."""
 
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ Stock moto deep-copies the *whole table* once per item of a transaction, to roll
 transaction, so under stock moto each request costs time proportional to every decision stored before it:
 `prescreen serve` slowed down as its log filled (a few thousand decisions: tens of milliseconds per
 request), and a load test measured the database instead of the webhook. Here the table snapshot is replaced
-by a snapshot of the items the transaction touches, restored on any failure: the same all-or-nothing outcome.
+by a snapshot of the items the transaction touches, restored on any failure: the same all-or-nothing outcome,
+with transactions run one at a time (as DynamoDB serialises conflicting ones).
 
 Applied by prescreen.local.dynamodb.LocalDynamoDB (moto is a development dependency; nothing here reaches
 the Lambda layer's code path).
@@ -19,6 +20,10 @@ from typing import Any
 
 _in_transaction = threading.local()
 _patched = False
+# moto's threaded server runs requests concurrently without a lock: two transactions could both pass a
+# condition before either writes, and a failing one's rollback could undo the other's committed items.
+# DynamoDB serialises conflicting transactions; one lock over every transaction does the same here.
+_transactions = threading.Lock()
 
 
 def patch_transactions() -> None:
@@ -48,6 +53,10 @@ def patch_transactions() -> None:
     stock = DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        with _transactions:
+            _all_or_nothing(self, transact_items)
+
+    def _all_or_nothing(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
         saved: list[tuple[Table, DynamoType, DynamoType | None, Any]] = []
         for entry in transact_items:
             operation = next(iter(entry.values()))
