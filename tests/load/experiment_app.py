@@ -16,7 +16,7 @@ Options (each a candidate product change or a probe, one at a time or combined):
                      (prescreen/process.py): without it a full collection walks the ~110k long-lived objects
                      (policy, botocore models), ~60 ms on this machine while every request in flight waits.
                      This app is built without it, so the flag still shows the difference.
---gc-log PATH        append "generation milliseconds" for every collection of generation 2 to PATH.
+--gc-log PATH        append "milliseconds tracked-objects" for every collection of generation 2 to PATH.
 --timing-log PATH    append, per request, the milliseconds spent waiting for a thread-pool thread, in
                      ScreenService.handle, and in its GetItem and TransactWriteItems calls: where a slow
                      request spent its time.
@@ -69,7 +69,9 @@ def create() -> FastAPI:
         setattr(screen, "run_in_threadpool", inline)  # noqa: B010 (the route looks the name up per call)
     settings = get_settings()
     if options.get("gc_log"):
-        _log_full_collections(options["gc_log"])
+        from load.dynamodb_server import log_full_collections  # tests/ is on the path of every worker
+
+        log_full_collections(options["gc_log"])
     store: Any = InMemoryDecisionStore() if options.get("store") == "memory" \
         else DynamoDBDecisionStore.from_settings(settings)
     if options.get("timing_log"):
@@ -139,21 +141,6 @@ def _time_requests(service: Any, store: TimedStore, screen: Any, path: str) -> N
         return await stock(function, *args)
 
     setattr(screen, "run_in_threadpool", run_in_threadpool)  # noqa: B010 (the route looks the name up per call)
-
-
-def _log_full_collections(path: str) -> None:
-    started: dict[str, float] = {}
-
-    def callback(phase: str, info: dict[str, int]) -> None:
-        if info["generation"] != 2:
-            return
-        if phase == "start":
-            started["at"] = time.perf_counter()
-        elif "at" in started:
-            with open(path, "a", encoding="utf-8") as log:
-                log.write(f"2 {(time.perf_counter() - started.pop('at')) * 1000:.1f}\n")
-
-    gc.callbacks.append(callback)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
