@@ -26,7 +26,8 @@ class LocalDynamoDB:
     """Starts moto's server on 127.0.0.1; `endpoint` is its URL. Stop it with `stop()`."""
 
     def __init__(self, port: int | None = None, per_item_transactions: bool = True) -> None:
-        from moto.server import ThreadedMotoServer  # a development dependency, never in the Lambda layer
+        # moto is a development dependency, never in the Lambda layer: imported here, not at the top.
+        from prescreen.local.moto_server import MotoServer
 
         if per_item_transactions:
             from prescreen.local.moto_transactions import patch_transactions
@@ -34,10 +35,10 @@ class LocalDynamoDB:
             patch_transactions()  # stock moto copies the whole table per transaction (see that module)
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = MotoServer(self.port)  # keeps connections alive, as DynamoDB does (see that module)
 
     def start(self) -> LocalDynamoDB:
-        # moto's werkzeug server logs every request; the decision log's traffic is not news locally.
+        # werkzeug logs every request; the decision log's traffic is not news locally.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server.start()
         return self
