@@ -5,16 +5,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from prescreen.api.lambda_screen import answer_screen_event
-from prescreen.policy.provider import preload_policies
-from prescreen.process import freeze_initialised_heap
 from prescreen.webhook import logger, metrics
-from prescreen.wiring import default_screen_service
+from prescreen.wiring import default_screen_service, initialise_screening
 
-# During Lambda init, outside any request: the default policy, precompiled with the layer (overlays load on
-# their first request: each would add ~80 ms to every cold start), then the long-lived heap is frozen.
-preload_policies("default")
-default_screen_service()  # its clients too: built once here (and in the SnapStart snapshot), then frozen
-freeze_initialised_heap()
+# Lambda init, outside any request: the default policy (precompiled with the layer) and the service.
+initialise_screening()
 
 # No Powertools Tracer here: importing the X-Ray SDK costs ~190 ms of every cold start (make bench), and the
 # function's own segment still reaches X-Ray through `Tracing: Active` in template.yaml. No FastAPI either

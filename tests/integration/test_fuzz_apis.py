@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 import schemathesis
@@ -42,7 +41,7 @@ from prescreen.settings import Settings
 from prescreen.wiring import build_review_service, build_screen_service
 from support.servers import serving
 from support.signing import dev_secret, listing_body, signed
-from support.tenants import marketplaces_with_callback
+from support.tenants import review_settings
 
 type Case = schemathesis.Case[Any]  # generic in the operation's type
 
@@ -183,23 +182,11 @@ class ReviewServer:
     decision_ids: list[str]  # a block, a review and an allow, screened before fuzzing starts
 
 
-def _operators_file(path: Path) -> Path:
-    path.write_text(json.dumps({
-        DEV: {"operator": "fuzz-operator", "marketplaces": ["demo", "demo-rotating"]},
-        OUTSIDER: {"operator": "outsider", "marketplaces": ["demo-rotating"]},
-    }))
-    return path
-
-
 @pytest.fixture
 def review_server(local_settings: Settings, dynamodb_endpoint: str, tmp_path: Path) -> Iterator[ReviewServer]:
-    sqs: Any = boto3.session.Session().client("sqs", endpoint_url=dynamodb_endpoint, region_name="eu-west-1",
-                                              aws_access_key_id="local", aws_secret_access_key="local")
-    queue_url = sqs.create_queue(QueueName=f"fuzz-callbacks-{tmp_path.name[-20:]}")["QueueUrl"]
-    settings_ = local_settings.model_copy(update={
-        "operators_file": _operators_file(tmp_path / "operators.json"),
-        "marketplaces_file": marketplaces_with_callback(tmp_path / "marketplaces.json"),
-        "callback_queue_url": queue_url, "sqs_endpoint": dynamodb_endpoint,
+    settings_ = review_settings(local_settings, dynamodb_endpoint, tmp_path, {
+        DEV: {"operator": "fuzz-operator", "marketplaces": ["demo", "demo-rotating"]},
+        OUTSIDER: {"operator": "outsider", "marketplaces": ["demo-rotating"]},
     })
     screening = build_screen_service(settings_)
     decision_ids = []

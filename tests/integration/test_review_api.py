@@ -12,17 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
 from prescreen.api import review, screen
+from prescreen.callbacks.worker import local_sqs_client
 from prescreen.local.dynamodb import free_port
 from prescreen.settings import Settings
 from prescreen.wiring import build_review_service, build_screen_service
 from support.servers import serving
 from support.signing import listing_body, signed
-from support.tenants import marketplaces_with_callback
+from support.tenants import review_settings
 from support.transparency_db import statement_problems
 
 PROBLEM = "application/problem+json"
@@ -56,25 +56,14 @@ class Product:
         return [json.loads(message["Body"]) for message in messages.get("Messages", [])]
 
 
-def operators_file(path: Path) -> Path:
-    path.write_text(json.dumps({
+@pytest.fixture
+def product(local_settings: Settings, dynamodb_endpoint: str, tmp_path: Path) -> Iterator[Product]:
+    settings = review_settings(local_settings, dynamodb_endpoint, tmp_path, {
         DEV: {"operator": "dev-operator", "marketplaces": ["demo", "demo-rotating"]},
         ROTATING_ONLY: {"operator": "rotating-operator", "marketplaces": ["demo-rotating"]},
         BOB: {"operator": "bob", "marketplaces": ["demo"]},
-    }))
-    return path
-
-
-@pytest.fixture
-def product(local_settings: Settings, dynamodb_endpoint: str, tmp_path: Path) -> Iterator[Product]:
-    sqs = boto3.session.Session().client("sqs", endpoint_url=dynamodb_endpoint, region_name="eu-west-1",
-                                         aws_access_key_id="local", aws_secret_access_key="local")
-    queue_url = sqs.create_queue(QueueName=f"callbacks-{tmp_path.name[-20:]}")["QueueUrl"]
-    settings = local_settings.model_copy(update={
-        "operators_file": operators_file(tmp_path / "operators.json"),
-        "marketplaces_file": marketplaces_with_callback(tmp_path / "marketplaces.json"),
-        "callback_queue_url": queue_url, "sqs_endpoint": dynamodb_endpoint,
     })
+    sqs = local_sqs_client(dynamodb_endpoint)
     screening = build_screen_service(settings)
     reviews = build_review_service(settings)
     authenticate = review.authenticator_for(settings)

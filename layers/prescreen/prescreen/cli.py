@@ -85,7 +85,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"prescreen: webhook at {base}/v1/marketplaces/<marketplace>/screen", file=sys.stderr)
         print(f"prescreen: operators' console at {base}/console (dev token: prescreen-dev-operator-token)",
               file=sys.stderr)
-        _initialise_for_serving()
+        from prescreen.wiring import initialise_screening
+
+        initialise_screening()  # as ScreenFunction's Lambda init does
         uvicorn.run("prescreen.local.app:app", host=args.host, port=args.port, log_level="warning",
                     lifespan="off")
     finally:
@@ -96,18 +98,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if model_server is not None:
             model_server.close()
     return 0
-
-
-def _initialise_for_serving() -> None:
-    """What Lambda's init does for ScreenFunction, done before the port opens: the default policy and the
-    webhook's clients are ready for the first request, and the long-lived heap is exempt from full GCs."""
-    from prescreen.api import screen
-    from prescreen.policy.provider import preload_policies
-    from prescreen.process import freeze_initialised_heap
-
-    preload_policies("default")
-    screen.default_service()
-    freeze_initialised_heap()
 
 
 def _start_local_callbacks(endpoint: str) -> Any:

@@ -18,14 +18,16 @@ from prescreen.models import json_pointer
 def problem_response(
     status: int, slug: str, title: str, detail: str, errors: list[FieldProblem], headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    body = problem(status, slug, title, detail, errors)
-    return JSONResponse(body.model_dump(), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return _problem_json(problem(status, slug, title, detail, errors), headers)
+
+
+def _problem_json(body: Problem, headers: dict[str, str] | None) -> JSONResponse:
+    return JSONResponse(body.model_dump(), status_code=body.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 async def _webhook_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, WebhookError)
-    body, headers = webhook_problem(error)
-    return JSONResponse(body.model_dump(), status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
+    return _problem_json(*webhook_problem(error))
 
 
 async def _request_validation(_: Request, error: Exception) -> JSONResponse:
